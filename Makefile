@@ -1,0 +1,69 @@
+# Targets read like the README: setup, run, train, serve, test, lint, build, invoke, local-api, bench.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Python 3.13: from PATH, else from pyenv (.python-version pins 3.13.0).
+PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+DATA ?= training/data/support_tickets.csv
+MODEL_LAYER ?= layers/model
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# sam needs python3.13 on PATH for `sam build`; the venv provides it.
+export PATH := $(abspath $(BIN)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup train run serve test test-unit lint build validate clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.lock pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv with pinned dev, training and test dependencies
+
+$(MODEL_LAYER)/model/manifest.json: $(VENV)/.installed $(DATA) $(wildcard training/*.py)
+	$(PY) -m training train --data $(DATA) --output $(MODEL_LAYER)
+
+train: setup ## train on the bundled dataset into layers/model/
+	$(PY) -m training train --data $(DATA) --output $(MODEL_LAYER)
+
+run: setup $(MODEL_LAYER)/model/manifest.json serve ## set up, train, and serve the API on 127.0.0.1:8000
+
+serve: setup ## serve the API locally (uvicorn) with the model in layers/model
+	@echo ""
+	@echo "API on http://$(HOST):$(PORT)  (interactive docs: http://$(HOST):$(PORT)/docs)"
+	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"
+	@echo ""
+	MODEL_DIR=$(MODEL_LAYER)/model POWERTOOLS_SERVICE_NAME=textclf-api \
+	  $(BIN)/uvicorn app:app --app-dir functions/api --host $(HOST) --port $(PORT)
+
+test: setup ## run the whole test suite
+	$(BIN)/pytest
+
+test-unit: setup ## only the tests that need neither moto nor Docker
+	$(BIN)/pytest tests/unit
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+validate: setup ## sam validate --lint
+	$(BIN)/sam validate --lint
+
+build: setup $(MODEL_LAYER)/model/manifest.json ## sam build (layers for python3.13 / x86_64)
+	$(BIN)/sam build
+
+clean: ## remove generated files (venv kept)
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+	find $(MODEL_LAYER) -mindepth 1 -not -name README.md -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Model backends: each module has ``load(model_dir, manifest) -> Predictor``."""

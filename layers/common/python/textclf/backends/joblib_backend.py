@@ -1,0 +1,94 @@
+"""The scikit-learn backend: a fitted pipeline saved with joblib.
+
+The pipeline file is unpickled only after its SHA-256 matches the manifest, so
+only models produced by our own training build are ever loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+
+from textclf.errors import ModelLoadError
+from textclf.manifest import verify_files
+from textclf.model import Prediction
+from textclf.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def check_sklearn_version(manifest: dict[str, Any], policy: str) -> None:
+    """Warn about (or refuse) a model trained with a different scikit-learn."""
+    trained = manifest.get("libraries", {}).get("scikit-learn")
+    if trained is None or trained == sklearn.__version__:
+        return
+    message = (
+        f"model {manifest.get('version')} was trained with scikit-learn {trained}, "
+        f"this runtime has {sklearn.__version__}: predictions may differ; retrain to match"
+    )
+    if policy == "refuse":
+        raise ModelLoadError(message + " (SKLEARN_VERSION_POLICY=refuse)")
+    logger.warning(message)
+
+
+class JoblibPredictor:
+    """Serves a scikit-learn pipeline with ``predict_proba`` or ``decision_function``."""
+
+    backend = "joblib"
+
+    def __init__(self, pipeline: Any, manifest: dict[str, Any]) -> None:
+        self._pipeline = pipeline
+        self._manifest = manifest
+        self._classes = tuple(str(c) for c in pipeline.classes_)
+        self._proba = hasattr(pipeline, "predict_proba") and manifest.get("score_kind") != "decision"
+
+    @property
+    def version(self) -> str:
+        return str(self._manifest["version"])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._manifest
+
+    def score_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """An (n_texts, n_classes) array of scores, columns in ``classes`` order."""
+        if self._proba:
+            return np.asarray(self._pipeline.predict_proba(list(texts)), dtype=np.float64)
+        raw = np.asarray(self._pipeline.decision_function(list(texts)), dtype=np.float64)
+        if raw.ndim == 1:  # binary: one margin for the positive class
+            raw = np.column_stack([-raw, raw])
+        return raw
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        scores = self.score_matrix(texts)
+        best = scores.argmax(axis=1)
+        classes = self._classes
+        return [
+            {"label": classes[i], "scores": dict(zip(classes, row.tolist(), strict=True))}
+            for i, row in zip(best.tolist(), scores, strict=True)
+        ]
+
+
+def load(model_dir: Path, manifest: dict[str, Any]) -> JoblibPredictor:
+    """Verify and load ``model.joblib`` from ``model_dir``."""
+    spec = manifest["backends"].get("joblib", {})
+    name = spec.get("file", "model.joblib")
+    verify_files(model_dir, manifest, [name])
+    check_sklearn_version(manifest, get_settings().sklearn_version_policy)
+    try:
+        pipeline = joblib.load(model_dir / name)
+    except Exception as exc:  # a verified file that still fails: incompatible libraries
+        raise ModelLoadError(f"cannot load {model_dir / name}: {type(exc).__name__}: {exc}") from exc
+    return JoblibPredictor(pipeline, manifest)

@@ -1,0 +1,263 @@
+"""The prediction API as a FastAPI application, and its Lambda adapter.
+
+``create_app`` wires routes, limits and error mapping around a :class:`Predictor`;
+``create_handler`` wraps the app with Mangum for API Gateway (HTTP API payload
+v2 and REST API payload v1). Every error leaves as an RFC 9457 problem document.
+"""
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from textclf.model import Prediction, Predictor
+from textclf.schemas import BatchPredictionOut, HealthOut, PredictionOut, Problem, request_models
+from textclf.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "urn:textclf:problem:"
+JSON_TYPES = ("application/json",)
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 ``application/problem+json`` response."""
+    body = Problem(
+        type=PROBLEM_BASE + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+    ).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Field errors without the offending input (it may be long or personal)."""
+    cleaned = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        cleaned.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+    return cleaned
+
+
+class StagePathMiddleware:
+    """Let the app know the public prefix API Gateway put in front of it.
+
+    For a named stage the public URL is ``/<stage>/...``: REST API (v1) events
+    carry the path without it, HTTP API (v2) events with it. Setting ``root_path``
+    (and keeping ``path`` absolute, as Starlette expects) makes routing, redirects
+    and the ``/docs`` page's link to ``/openapi.json`` right under any stage.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        event = scope.get("aws.event")
+        if scope["type"] == "http" and isinstance(event, dict):
+            prefix = _public_prefix(event, scope["path"])
+            if prefix:
+                scope = dict(scope)
+                scope["root_path"] = prefix
+                if not scope["path"].startswith(prefix + "/") and scope["path"] != prefix:
+                    scope["path"] = prefix + scope["path"]
+        await self.app(scope, receive, send)
+
+
+def _public_prefix(event: dict[str, Any], path: str) -> str:
+    context = event.get("requestContext") or {}
+    if event.get("version") == "2.0":
+        stage = context.get("stage") or "$default"
+        if stage != "$default" and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+            return f"/{stage}"
+        return ""
+    # v1: requestContext.path is the public path (stage or custom-domain base path
+    # included); event["path"] is the resource path the app routes on.
+    public = context.get("path")
+    if isinstance(public, str) and path and public.endswith(path) and public != path:
+        return public[: -len(path)].rstrip("/")
+    return ""
+
+
+def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
+    """The FastAPI app serving ``predictor`` with ``settings``' limits."""
+    predict_in, batch_in = request_models(settings.max_text_chars, settings.max_batch_size)
+    classes = ", ".join(predictor.classes)
+    app = FastAPI(
+        title="Text classifier",
+        version=predictor.version,
+        description=(
+            f"Classifies text into one of: {classes}. Model {predictor.version} "
+            f"({predictor.backend} backend). Errors are RFC 9457 problem documents."
+        ),
+        responses={
+            400: {"model": Problem, "description": "Malformed or undecodable body"},
+            415: {"model": Problem, "description": "Body is not JSON"},
+            422: {"model": Problem, "description": "Body does not match the schema or limits"},
+        },
+    )
+
+    def _out(pred: Prediction) -> PredictionOut:
+        return PredictionOut(label=pred["label"], scores=pred["scores"], model_version=predictor.version)
+
+    @app.post("/predict", response_model=PredictionOut, summary="Classify one text")
+    def predict(body: predict_in) -> PredictionOut:  # type: ignore[valid-type]
+        return _out(predictor.predict([body.text])[0])  # type: ignore[attr-defined]
+
+    @app.post("/predict/batch", response_model=BatchPredictionOut, summary="Classify several texts")
+    def predict_batch(body: batch_in) -> BatchPredictionOut:  # type: ignore[valid-type]
+        preds = predictor.predict(body.texts)  # type: ignore[attr-defined]
+        return BatchPredictionOut(predictions=[_out(p) for p in preds], model_version=predictor.version)
+
+    @app.get("/health", response_model=HealthOut, summary="Liveness and model version")
+    def health() -> HealthOut:
+        return HealthOut(model_version=predictor.version, backend=predictor.backend)
+
+    @app.get("/model", summary="The model's manifest: classes, metrics, version")
+    def model() -> dict[str, Any]:
+        return predictor.manifest
+
+    @app.middleware("http")
+    async def guard_and_log(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        if request.method == "POST":
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+                response = problem_response(
+                    415,
+                    "unsupported-media-type",
+                    "Unsupported Media Type",
+                    f"send the body as JSON with Content-Type: application/json (got {ctype!r})",
+                    instance=request.url.path,
+                )
+                _log_request(request, response.status_code, started)
+                return response
+        response = await call_next(request)
+        _log_request(request, response.status_code, started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _clean_validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                instance=request.url.path,
+            )
+        summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        return problem_response(
+            422,
+            "validation-error",
+            "Invalid request body",
+            summary,
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. not UTF-8)
+            return problem_response(
+                400,
+                "undecodable-body",
+                "Undecodable body",
+                "the request body could not be decoded as UTF-8 JSON",
+                instance=request.url.path,
+            )
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404:
+            detail = f"no route {request.url.path}; see /docs"
+        return problem_response(
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            title,
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "internal-error",
+            "Internal Server Error",
+            "the server failed to handle this request; it has been logged",
+            instance=request.url.path,
+        )
+
+    app.add_middleware(StagePathMiddleware)
+    return app
+
+
+def _log_request(request: Request, status: int, started: float) -> None:
+    logger.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.url.path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        },
+    )
+
+
+def _bad_event_response(event: dict[str, Any], detail: str) -> dict[str, Any]:
+    body = Problem(
+        type=PROBLEM_BASE + "undecodable-body", title="Undecodable body", status=400, detail=detail
+    ).model_dump(exclude_none=True)
+    return {
+        "statusCode": 400,
+        "headers": {"content-type": PROBLEM_MEDIA_TYPE},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def create_handler(app: FastAPI) -> LambdaHandler:
+    """The Lambda entry point: Mangum, with lifespan off, behind a body check.
+
+    API Gateway base64-encodes binary bodies; a body flagged so that is not valid
+    base64 would make Mangum raise, so it is answered with a 400 problem here.
+    """
+    mangum = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_MEDIA_TYPE])
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body")
+        if event.get("isBase64Encoded") and isinstance(body, str):
+            try:
+                base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                return _bad_event_response(event, "the body is flagged base64 but is not valid base64")
+        return mangum(event, context)
+
+    return handler

@@ -1,0 +1,105 @@
+"""Loading a model behind one small interface: texts in, labels and scores out.
+
+Handlers only ever see :class:`Predictor`; which backend serves it (the
+scikit-learn pipeline via joblib, or a lean artefact) is decided here from the
+manifest, so a backend can be added without touching a handler.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, TypedDict
+
+from textclf.errors import ModelLoadError
+from textclf.manifest import read_manifest
+from textclf.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class Prediction(TypedDict):
+    """One scored text: the winning label and a score per class."""
+
+    label: str
+    scores: dict[str, float]
+
+
+class Predictor(Protocol):
+    """What every backend offers to the handlers."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Score texts; one :class:`Prediction` per text, in order."""
+        ...
+
+
+class Backend(Protocol):
+    """A way to turn a model folder into a :class:`Predictor`."""
+
+    def __call__(self, model_dir: Path, manifest: dict[str, Any]) -> Predictor: ...
+
+
+# name in manifest["backends"] -> "module:attribute" of its loader; imported lazily so
+# that a lean deployment never imports scikit-learn.
+BACKENDS: dict[str, str] = {
+    "lean": "textclf.backends.lean:load",
+    "joblib": "textclf.backends.joblib_backend:load",
+}
+PREFERENCE = ("lean", "joblib")
+
+
+def _backend(name: str) -> Backend:
+    module_name, _, attr = BACKENDS[name].partition(":")
+    loader: Backend = getattr(importlib.import_module(module_name), attr)
+    return loader
+
+
+def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
+    """Load the model in ``model_dir`` with the best backend it supports.
+
+    ``backend="auto"`` prefers the lean artefact and falls back to joblib when the
+    model has none (or the lean one fails to load); a named backend is used or fails.
+    """
+    manifest = read_manifest(model_dir)
+    available = [name for name in PREFERENCE if name in manifest["backends"]]
+    if backend != "auto":
+        if backend not in manifest["backends"] or backend not in BACKENDS:
+            raise ModelLoadError(f"model in {model_dir} has no {backend!r} backend")
+        return _backend(backend)(model_dir, manifest)
+    if not available:
+        raise ModelLoadError(f"model in {model_dir} lists no backend this runtime knows")
+    errors: list[str] = []
+    for name in available:
+        try:
+            return _backend(name)(model_dir, manifest)
+        except ImportError as exc:
+            errors.append(f"{name}: {exc}")
+            logger.warning("model backend %s unavailable (%s); trying the next one", name, exc)
+    raise ModelLoadError(f"no backend could load {model_dir}: {'; '.join(errors)}")
+
+
+@cache
+def get_predictor() -> Predictor:
+    """The process-wide predictor, loaded once (at import time of a handler)."""
+    settings = get_settings()
+    predictor = load_predictor(settings.model_dir, settings.model_backend)
+    logger.info(
+        "model loaded",
+        extra={"model_version": predictor.version, "backend": predictor.backend},
+    )
+    return predictor

@@ -1,0 +1,55 @@
+"""Runtime settings, read once from the environment and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from textclf.errors import TextClfError
+
+
+class SettingsError(TextClfError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the runtime; the SAM template's ``Globals`` sets them in Lambda."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    model_dir: Path = Field(
+        default=Path("/opt/model"), description="Folder holding manifest.json and the model files."
+    )
+    model_backend: Literal["auto", "lean", "joblib"] = Field(
+        default="auto", description="Which model backend to use; auto prefers the lean one."
+    )
+    max_text_chars: int = Field(default=5000, ge=1, le=1_000_000)
+    max_batch_size: int = Field(default=64, ge=1, le=10_000)
+    log_user_text: bool = Field(
+        default=False, description="Log request texts. Off by default: texts may be personal data."
+    )
+    sklearn_version_policy: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description="What to do when the model was trained with another scikit-learn version.",
+    )
+    # S3 batch scoring
+    input_prefix: str = "incoming/"
+    output_prefix: str = "predictions/"
+    text_column: str = "text"
+    batch_chunk_rows: int = Field(default=2000, ge=1, le=1_000_000)
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings from the environment, cached for the life of the process."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings in the environment: {problems}") from None

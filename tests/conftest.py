@@ -1,0 +1,74 @@
+"""Fixtures for every test level: a model trained once per session from the bundled data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.helpers import BUNDLED_DATA, SHARED_DATASETS, load_function
+from textclf.model import get_predictor
+from textclf.settings import get_settings
+from training.train import TrainConfig, train
+
+
+def reset_caches() -> None:
+    get_settings.cache_clear()
+    get_predictor.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_test_environment() -> Iterator[None]:
+    """Fake credentials and a region for every test, so nothing can reach real AWS."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+            mp.delenv(key, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("POWERTOOLS_SERVICE_NAME", "textclf-test")
+        mp.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+        yield
+
+
+@pytest.fixture(scope="session")
+def model_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model layer folder trained on the bundled dataset (``<layer>/model/``)."""
+    layer = tmp_path_factory.mktemp("model-layer")
+    train(TrainConfig(data=BUNDLED_DATA, output=layer))
+    return layer
+
+
+@pytest.fixture(scope="session")
+def model_dir(model_layer: Path) -> Path:
+    return model_layer / "model"
+
+
+@pytest.fixture(scope="session")
+def api_module(model_dir: Path) -> Iterator[ModuleType]:
+    """``functions/api/app.py`` imported with MODEL_DIR pointing at the session model."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODEL_DIR", str(model_dir))
+        reset_caches()
+        module = load_function("api")
+        yield module
+    reset_caches()
+
+
+def shared_dataset(name: str) -> Path:
+    """A dataset from ../shared/datasets, or a skip that says why."""
+    path = SHARED_DATASETS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the shared datasets are not checked out beside the project")
+    return path
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Settings and predictor caches cleared before and after the test."""
+    reset_caches()
+    yield monkeypatch
+    monkeypatch.undo()
+    reset_caches()

@@ -1,0 +1,104 @@
+"""template.yaml is code: it validates, lints clean, and matches the project layout."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as plain data."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_Loader.add_multi_constructor("!", _any_tag)
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+
+
+def test_sam_validate_lint_passes_without_warnings() -> None:
+    sam = shutil.which("sam", path=str(Path(os.sys.executable).parent)) or shutil.which("sam")
+    assert sam, "sam CLI not installed (make setup installs aws-sam-cli)"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "is a valid SAM Template" in output
+    assert not re.search(r"\b[WE]\d{4}\b", output), output
+
+
+def test_runtime_and_architecture() -> None:
+    globals_ = load_template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["x86_64"]
+    assert globals_["Environment"]["Variables"]["MODEL_DIR"] == "/opt/model"
+
+
+def test_api_function_routes_match_the_app(api_module) -> None:
+    resources = load_template()["Resources"]
+    api = resources["ApiFunction"]["Properties"]
+    assert api["Handler"] == "app.handler" and api["CodeUri"] == "functions/api/"
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api["Events"].values()}
+    app_routes = {
+        (method, route.path)
+        for route in api_module.app.routes
+        for method in getattr(route, "methods", set()) - {"HEAD"}
+        if not route.path.startswith("/docs/")
+    }
+    assert app_routes - {("GET", "/redoc")} == routes
+
+
+def test_no_wildcard_iam_actions() -> None:
+    text = (ROOT / "template.yaml").read_text()
+    assert not re.search(r"Action:\s*['\"]?\*", text)
+    assert not re.search(r"-\s*['\"]?[a-z0-9]+:\*['\"]?\s*$", text, re.MULTILINE)
+
+
+def test_layers_exist_where_the_template_says() -> None:
+    resources = load_template()["Resources"]
+    for name, res in resources.items():
+        if res["Type"] == "AWS::Serverless::LayerVersion":
+            assert (ROOT / res["Properties"]["ContentUri"]).is_dir(), name
+    assert (ROOT / "layers/common/python/textclf/__init__.py").is_file()
+
+
+@pytest.mark.parametrize("lock_name", ["requirements/dev.lock"])
+def test_runtime_layer_pins_match_the_dev_lock(lock_name: str) -> None:
+    def pins(path: Path) -> dict[str, str]:
+        out = {}
+        for line in path.read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if "==" in line:
+                name, version = line.split("==")
+                out[re.sub(r"[-_.]+", "-", name).lower()] = version
+        return out
+
+    layer, lock = pins(ROOT / "layers/deps/requirements.txt"), pins(ROOT / lock_name)
+    assert layer, "layers/deps/requirements.txt pins nothing"
+    mismatched = {n: (v, lock.get(n)) for n, v in layer.items() if lock.get(n) != v}
+    assert not mismatched, f"layer pin != dev lock: {mismatched}"

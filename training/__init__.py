@@ -1,0 +1,1 @@
+"""Training: turn a labelled CSV/JSONL file into a model layer (``python -m training``)."""

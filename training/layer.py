@@ -1,0 +1,83 @@
+"""Writing a model folder (the model layer's ``model/``) atomically, with its manifest."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from textclf.manifest import MANIFEST_NAME, model_version, sha256_file
+
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        versions[name] = metadata.version(name)
+    return versions
+
+
+def make_deterministic(pipeline: Any) -> None:
+    """Drop run-specific state so that the same fit always pickles to the same bytes.
+
+    Text vectorizers cache ``id(stop_words)`` (a memory address) as
+    ``_stop_words_id``; scikit-learn recomputes it when absent.
+    """
+    estimators = [pipeline, *pipeline.get_params(deep=True).values()]
+    for est in estimators:
+        if hasattr(est, "_stop_words_id"):
+            del est._stop_words_id
+
+
+def write_model_dir(output: Path, pipeline: Any, manifest_extra: dict[str, Any]) -> dict[str, Any]:
+    """Write ``output/model/`` (joblib pipeline + manifest) in one step.
+
+    Everything is written into a temporary folder beside the target and swapped in
+    by renames, so a failure never leaves a half-written model, and readers see
+    either the old model or the new one.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / "model"
+    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=output))
+    make_deterministic(pipeline)
+    try:
+        joblib.dump(pipeline, staging / "model.joblib", compress=3)
+        files: dict[str, dict[str, Any]] = {
+            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(staging.iterdir())
+            if p.is_file()
+        }
+        manifest: dict[str, Any] = {
+            "version": model_version({name: f["sha256"] for name, f in files.items()}),
+            "classes": [str(c) for c in pipeline.classes_],
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "libraries": library_versions(),
+            "files": files,
+            "backends": {"joblib": {"file": "model.joblib"}},
+            "score_kind": "probability" if hasattr(pipeline, "predict_proba") else "decision",
+            **manifest_extra,
+        }
+        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{staging.name}")
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
