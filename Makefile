@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate clean
+.PHONY: help setup train run serve test test-unit lint build validate deploy clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ validate: setup ## sam validate --lint
 
 build: setup $(MODEL_LAYER)/model/manifest.json ## sam build (layers for python3.13 / x86_64)
 	$(BIN)/sam build
+
+deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
+	$(BIN)/sam deploy --parameter-overrides ModelBackend=$$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
 
 clean: ## remove generated files (venv kept)
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -87,3 +87,11 @@ def test_invalid_settings_fail_fast(clean_env) -> None:
     clean_env.setenv("MAX_TEXT_CHARS", "lots")
     with pytest.raises(SettingsError, match="MAX_TEXT_CHARS"):
         get_predictor()
+
+
+def test_missing_sklearn_says_which_layer_to_attach(model_dir: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "textclf.backends.joblib_backend", None)  # import fails
+    with pytest.raises(ModelLoadError, match="deploy with ModelBackend=joblib"):
+        load_predictor(model_dir)

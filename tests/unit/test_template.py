@@ -87,8 +87,8 @@ def test_layers_exist_where_the_template_says() -> None:
     assert (ROOT / "layers/common/python/textclf/__init__.py").is_file()
 
 
-@pytest.mark.parametrize("lock_name", ["requirements/dev.lock"])
-def test_runtime_layer_pins_match_the_dev_lock(lock_name: str) -> None:
+@pytest.mark.parametrize("layer_file", ["requirements.txt", "requirements-sklearn.txt"])
+def test_runtime_layer_pins_match_the_dev_lock(layer_file: str) -> None:
     def pins(path: Path) -> dict[str, str]:
         out = {}
         for line in path.read_text().splitlines():
@@ -98,7 +98,15 @@ def test_runtime_layer_pins_match_the_dev_lock(lock_name: str) -> None:
                 out[re.sub(r"[-_.]+", "-", name).lower()] = version
         return out
 
-    layer, lock = pins(ROOT / "layers/deps/requirements.txt"), pins(ROOT / lock_name)
-    assert layer, "layers/deps/requirements.txt pins nothing"
+    layer, lock = pins(ROOT / "layers/deps" / layer_file), pins(ROOT / "requirements/dev.lock")
+    assert layer, f"layers/deps/{layer_file} pins nothing"
     mismatched = {n: (v, lock.get(n)) for n, v in layer.items() if lock.get(n) != v}
     assert not mismatched, f"layer pin != dev lock: {mismatched}"
+
+
+def test_lean_layer_carries_no_scikit_learn() -> None:
+    lines = (ROOT / "layers/deps/requirements.txt").read_text().lower().splitlines()
+    pinned = {line.split("==")[0] for line in lines if "==" in line and not line.startswith("#")}
+    assert pinned.isdisjoint({"scikit-learn", "scikit_learn", "scipy", "joblib"})
+    template = load_template()
+    assert template["Resources"]["SklearnLayer"]["Condition"] == "UseSklearn"

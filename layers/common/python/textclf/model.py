@@ -88,7 +88,10 @@ def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
         try:
             return _backend(name)(model_dir, manifest)
         except ImportError as exc:
-            errors.append(f"{name}: {exc}")
+            hint = ""
+            if name == "joblib":
+                hint = " (attach the scikit-learn layer: deploy with ModelBackend=joblib)"
+            errors.append(f"{name} backend needs {exc.name or exc}{hint}")
             logger.warning("model backend %s unavailable (%s); trying the next one", name, exc)
     raise ModelLoadError(f"no backend could load {model_dir}: {'; '.join(errors)}")
 
