@@ -1,0 +1,73 @@
+"""One benchmark measurement in a fresh interpreter; prints one JSON line.
+
+child.py cold T0 APP EVENT      wall time from T0 (parent's time.time() before
+                                spawning) to the first response of APP's handler
+child.py warm APP EVENT N       p50/p99 of N in-process handler calls
+"""
+
+import importlib.util
+import json
+import sys
+import time
+
+
+def _load(path: str):
+    spec = importlib.util.spec_from_file_location("bench_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    if mode == "cold":
+        t0, app_path, event_path = float(sys.argv[2]), sys.argv[3], sys.argv[4]
+        event = json.loads(open(event_path, encoding="utf-8").read())
+        started = time.time()
+        module = _load(app_path)
+        imported = time.time()
+        response = module.handler(event, Context())
+        done = time.time()
+        assert response["statusCode"] == 200, response
+        print(
+            json.dumps(
+                {
+                    "total_s": done - t0,
+                    "interpreter_s": started - t0,
+                    "import_s": imported - started,
+                    "first_call_s": done - imported,
+                }
+            )
+        )
+    elif mode == "warm":
+        app_path, event_path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        event = json.loads(open(event_path, encoding="utf-8").read())
+        module = _load(app_path)
+        ctx = Context()
+        for _ in range(min(200, n)):
+            module.handler(event, ctx)
+        samples = []
+        for _ in range(n):
+            t = time.perf_counter()
+            response = module.handler(event, ctx)
+            samples.append(time.perf_counter() - t)
+        assert response["statusCode"] == 200, response
+        samples.sort()
+        print(json.dumps({"p50_s": samples[len(samples) // 2], "p99_s": samples[int(len(samples) * 0.99)]}))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
