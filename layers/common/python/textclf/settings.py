@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     output_prefix: str = "predictions/"
     text_column: str = "text"
     batch_chunk_rows: int = Field(default=2000, ge=1, le=1_000_000)
+    batch_workers: int = Field(
+        default=0, ge=0, le=64, description="Scoring processes; 0 = one per available vCPU."
+    )
+    max_line_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Longest input line read (bytes)."
+    )
 
 
 @cache

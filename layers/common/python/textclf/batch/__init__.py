@@ -1,0 +1,18 @@
+"""S3 batch scoring: a CSV / JSON Lines object in, the same rows with predictions out.
+
+The Lambda handler (``functions/batch/app.py``) only parses the S3 event and calls
+:func:`process_object`; everything else lives here so it can be tested and reused
+without Lambda.
+"""
+
+from textclf.batch.errors import BatchProcessingError, UnreadableFileError
+from textclf.batch.process import OutputKeys, S3Input, output_keys, process_object
+
+__all__ = [
+    "BatchProcessingError",
+    "OutputKeys",
+    "S3Input",
+    "UnreadableFileError",
+    "output_keys",
+    "process_object",
+]

@@ -1,0 +1,79 @@
+"""Writing an S3 object as a stream: it becomes visible only when complete.
+
+Small outputs go up in one ``PutObject``; larger ones as a multipart upload that
+is completed at the end (S3 publishes the object atomically then) or aborted on
+failure, so a half-written object is never visible under its key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PART_SIZE = 16 * 1024 * 1024  # S3: >= 5 MiB per part (except the last), <= 10,000 parts
+
+
+class S3Upload:
+    """Buffered writer for one S3 object. Call :meth:`complete` or :meth:`abort` once."""
+
+    def __init__(
+        self, client: Any, bucket: str, key: str, content_type: str, part_size: int | None = None
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.key = key
+        self._content_type = content_type
+        self._part_size = part_size or PART_SIZE
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_size:
+            self._upload_part(bytes(self._buffer[: self._part_size]))
+            del self._buffer[: self._part_size]
+
+    def _upload_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self.key, ContentType=self._content_type
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        part = self._client.upload_part(
+            Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )
+        self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
+
+    def complete(self) -> None:
+        """Publish the object (all of it, at once)."""
+        if self._upload_id is None:
+            self._client.put_object(
+                Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
+            )
+        else:
+            if self._buffer or not self._parts:
+                self._upload_part(bytes(self._buffer))
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        """Drop everything written so far; nothing appears under the key."""
+        self._buffer = bytearray()
+        if self._upload_id is None:
+            return
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
+        except Exception as exc:  # the bucket's lifecycle rule cleans up what is left
+            logger.warning("could not abort the multipart upload of %s: %s", self.key, exc)
+        self._upload_id = None

@@ -1,0 +1,157 @@
+"""Scoring chunks of texts, in this process or spread over the CPUs the function has.
+
+:func:`score_chunk` is the unit of work. :class:`InlineScorer` runs it here;
+:class:`ProcessScorer` runs it in forked worker processes, one per vCPU, talking
+over ``multiprocessing.Pipe`` (Lambda has no ``/dev/shm``, so ``Pool`` and
+``Queue``, which need POSIX semaphores, do not work there). Both return results in
+the order the chunks were given, so output rows stay in input order.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from textclf.batch.errors import BatchProcessingError
+from textclf.batch.formats import Scores
+from textclf.model import Predictor
+
+logger = logging.getLogger(__name__)
+
+
+def score_chunk(predictor: Predictor, texts: Sequence[str]) -> Scores:
+    """Score ``texts`` with ``predictor``: winning label, its score, and every class's score."""
+    classes = predictor.classes
+    predictions = predictor.predict(texts)
+    labels = [p["label"] for p in predictions]
+    per_class = [[p["scores"][c] for c in classes] for p in predictions]
+    scores = [p["scores"][label] for p, label in zip(predictions, labels, strict=True)]
+    return Scores(labels, scores, per_class)
+
+
+class ChunkScorer(Protocol):
+    """Scores a stream of (item, texts) pairs, yielding (item, scores) in the same order."""
+
+    def map(self, chunks: Iterable[tuple[Any, list[str]]]) -> Iterator[tuple[Any, Scores]]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineScorer:
+    """Scores in the calling process (one vCPU, or parallelism switched off)."""
+
+    workers = 1
+
+    def __init__(self, predictor: Predictor) -> None:
+        self._predictor = predictor
+
+    def map(self, chunks: Iterable[tuple[Any, list[str]]]) -> Iterator[tuple[Any, Scores]]:
+        for item, texts in chunks:
+            yield item, score_chunk(self._predictor, texts)
+
+    def close(self) -> None:
+        pass
+
+
+def _serve(conn: Connection, predictor: Predictor) -> None:
+    """Worker loop: receive a list of texts, send back ("ok", Scores) or ("error", message)."""
+    while True:
+        try:
+            texts = conn.recv()
+        except EOFError:
+            return
+        if texts is None:
+            return
+        try:
+            conn.send(("ok", score_chunk(predictor, texts)))
+        except Exception as exc:  # reported to the parent, which fails the file
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class ProcessScorer:
+    """Forked workers, each with one chunk in flight, fed round-robin.
+
+    The model is loaded once, before the fork; the workers share its memory
+    copy-on-write. Chunk ``i`` always goes to worker ``i % n`` and results are read
+    back in submission order, so at most one message is ever in flight per pipe
+    direction and the pipes can never deadlock.
+    """
+
+    def __init__(self, predictor: Predictor, workers: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.workers = workers
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        for _ in range(workers):
+            parent, child = context.Pipe(duplex=True)
+            proc = context.Process(target=_serve, args=(child, predictor), daemon=True)
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def _receive(self, worker: int) -> Scores:
+        try:
+            status, payload = self._conns[worker].recv()
+        except (EOFError, OSError) as exc:
+            code = self._procs[worker].exitcode
+            raise BatchProcessingError(
+                "worker_failed", f"scoring worker {worker} died (exit code {code}): {exc!r}"
+            ) from None
+        if status != "ok":
+            raise BatchProcessingError("scoring_failed", f"scoring worker {worker} failed: {payload}")
+        result: Scores = payload
+        return result
+
+    def map(self, chunks: Iterable[tuple[Any, list[str]]]) -> Iterator[tuple[Any, Scores]]:
+        pending: deque[tuple[int, Any]] = deque()
+        for index, (item, texts) in enumerate(chunks):
+            worker = index % self.workers
+            if len(pending) == self.workers:  # the oldest chunk is this worker's previous one
+                done_worker, done_item = pending.popleft()
+                yield done_item, self._receive(done_worker)
+            self._conns[worker].send(texts)
+            pending.append((worker, item))
+        while pending:
+            done_worker, done_item = pending.popleft()
+            yield done_item, self._receive(done_worker)
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
+        self._conns, self._procs = [], []
+
+
+def available_cpus() -> int:
+    """vCPUs this process may run on (Lambda: 1 up to 1769 MB, up to 6 at 10240 MB)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def make_scorer(predictor: Predictor, workers: int = 0) -> ChunkScorer:
+    """``workers`` processes (0 = one per available vCPU); in-process when that is 1."""
+    count = workers or available_cpus()
+    if count <= 1:
+        return InlineScorer(predictor)
+    try:
+        return ProcessScorer(predictor, count)
+    except OSError as exc:  # e.g. a sandbox that forbids fork: still correct, only slower
+        logger.warning("cannot start %d scoring workers (%s); scoring in-process", count, exc)
+        return InlineScorer(predictor)
