@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate deploy bench clean
+.PHONY: help setup train run serve test test-unit lint build validate deploy bench local-image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ build: setup $(MODEL_LAYER)/model/manifest.json ## sam build (layers for python3
 
 deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
 	$(BIN)/sam deploy --parameter-overrides ModelBackend=$$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
+
+local-image: ## build (or reuse) the offline Lambda base image textclf/lambda-python:3.13
+	scripts/local-image.sh
 
 bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json
