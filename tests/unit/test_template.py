@@ -110,3 +110,32 @@ def test_lean_layer_carries_no_scikit_learn() -> None:
     assert pinned.isdisjoint({"scikit-learn", "scikit_learn", "scipy", "joblib"})
     template = load_template()
     assert template["Resources"]["SklearnLayer"]["Condition"] == "UseSklearn"
+
+
+def test_sklearn_layer_lists_its_whole_dependency_closure() -> None:
+    """SklearnLayer installs with --no-deps, so every runtime dependency must be listed."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    listed = {
+        norm(line.split("==")[0])
+        for line in (ROOT / "layers/deps/requirements-sklearn.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    provided_by_deps_layer = {"numpy"}
+    todo, closure = sorted(listed), set()
+    while todo:
+        name = todo.pop()
+        for spec in metadata.requires(name) or []:
+            req = Requirement(spec)
+            if req.marker and not req.marker.evaluate({"extra": ""}):
+                continue
+            dep = norm(req.name)
+            if dep not in closure and dep not in provided_by_deps_layer:
+                closure.add(dep)
+                todo.append(dep)
+    assert closure <= listed, f"missing from requirements-sklearn.txt: {sorted(closure - listed)}"
