@@ -2,7 +2,8 @@
 
 The model is loaded once per container, here at import time (during Lambda's
 init phase), never per request and never in a FastAPI startup hook: Mangum runs
-the lifespan cycle on every invocation.
+the lifespan cycle on every invocation. With SnapStart, a before-snapshot hook
+also sends a warm-up request through the handler so restored environments start hot.
 """
 
 from aws_lambda_powertools import Logger
@@ -11,6 +12,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from textclf.http import create_app, create_handler
 from textclf.model import get_predictor
 from textclf.settings import get_settings
+from textclf.snapstart import register_before_snapshot, warm_api
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
@@ -18,4 +20,6 @@ copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
 settings = get_settings()
 predictor = get_predictor()
 app = create_app(predictor, settings)
-handler = logger.inject_lambda_context(create_handler(app))
+lambda_handler = create_handler(app)
+handler = logger.inject_lambda_context(lambda_handler)
+register_before_snapshot(lambda: warm_api(lambda_handler))
