@@ -14,6 +14,7 @@ from typing import Any
 import joblib
 
 from textclf.manifest import MANIFEST_NAME, model_version, sha256_file
+from training.export_lean import LeanExport
 
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 
@@ -37,8 +38,14 @@ def make_deterministic(pipeline: Any) -> None:
             del est._stop_words_id
 
 
-def write_model_dir(output: Path, pipeline: Any, manifest_extra: dict[str, Any]) -> dict[str, Any]:
-    """Write ``output/model/`` (joblib pipeline + manifest) in one step.
+def write_model_dir(
+    output: Path, pipeline: Any, manifest_extra: dict[str, Any], lean: LeanExport | None = None
+) -> dict[str, Any]:
+    """Write ``output/model/`` (joblib pipeline, lean artefact if any, manifest) in one step.
+
+    ``lean`` is the result of :func:`training.export_lean.export_lean`: its files are
+    copied in and listed as the ``lean`` backend when its parity check passed;
+    otherwise ``backends.lean_unavailable`` records why the model ships without it.
 
     Everything is written into a temporary folder beside the target and swapped in
     by renames, so a failure never leaves a half-written model, and readers see
@@ -50,6 +57,13 @@ def write_model_dir(output: Path, pipeline: Any, manifest_extra: dict[str, Any])
     make_deterministic(pipeline)
     try:
         joblib.dump(pipeline, staging / "model.joblib", compress=3)
+        backends: dict[str, Any] = {"joblib": {"file": "model.joblib"}}
+        if lean is not None and lean.backend is not None and lean.directory is not None:
+            for name in lean.files:
+                shutil.copyfile(lean.directory / name, staging / name)
+            backends["lean"] = lean.backend
+        elif lean is not None and lean.unavailable is not None:
+            backends["lean_unavailable"] = lean.unavailable
         files: dict[str, dict[str, Any]] = {
             p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(staging.iterdir())
@@ -61,7 +75,7 @@ def write_model_dir(output: Path, pipeline: Any, manifest_extra: dict[str, Any])
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "libraries": library_versions(),
             "files": files,
-            "backends": {"joblib": {"file": "model.joblib"}},
+            "backends": backends,
             "score_kind": "probability" if hasattr(pipeline, "predict_proba") else "decision",
             **manifest_extra,
         }

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from training.data import Dataset, load_dataset
 from training.errors import DataError
 from training.evaluation import evaluate
+from training.export_lean import export_lean
 from training.layer import write_model_dir
 from training.pipeline import SEED, ModelOptions, build_pipeline
 
@@ -81,4 +82,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         },
         "training_seconds": round(time.perf_counter() - started, 3),
     }
-    return write_model_dir(config.output, pipeline, extra)
+    # the lean artefact is built and parity-checked before the model folder is written
+    with export_lean(pipeline, parity_texts=x_test) as lean:
+        return write_model_dir(config.output, pipeline, extra, lean=lean)

@@ -24,5 +24,13 @@ class IntegrityError(ModelLoadError):
     """A model file's SHA-256 does not match the manifest."""
 
 
+class BackendUnavailableError(ModelLoadError):
+    """A backend cannot serve this (intact) model here, e.g. a newer artefact format.
+
+    ``load_predictor(..., "auto")`` then tries the next backend; a tampered file is
+    an :class:`IntegrityError` instead and stops loading altogether.
+    """
+
+
 class InputError(TextClfError):
     """The caller sent something we cannot score."""

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from textclf.errors import ModelLoadError
+from textclf.errors import BackendUnavailableError, ModelLoadError
 from textclf.manifest import read_manifest
 from textclf.settings import get_settings
 
@@ -73,7 +73,9 @@ def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
     """Load the model in ``model_dir`` with the best backend it supports.
 
     ``backend="auto"`` prefers the lean artefact and falls back to joblib when the
-    model has none (or the lean one fails to load); a named backend is used or fails.
+    model has none, or the lean one cannot run here (its module or its format is
+    unavailable); a named backend is used or fails. A file that fails its integrity
+    check stops loading: no fallback serves a tampered model folder.
     """
     manifest = read_manifest(model_dir)
     available = [name for name in PREFERENCE if name in manifest["backends"]]
@@ -92,6 +94,9 @@ def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
             if name == "joblib":
                 hint = " (attach the scikit-learn layer: deploy with ModelBackend=joblib)"
             errors.append(f"{name} backend needs {exc.name or exc}{hint}")
+            logger.warning("model backend %s unavailable (%s); trying the next one", name, exc)
+        except BackendUnavailableError as exc:
+            errors.append(f"{name} backend: {exc}")
             logger.warning("model backend %s unavailable (%s); trying the next one", name, exc)
     raise ModelLoadError(f"no backend could load {model_dir}: {'; '.join(errors)}")
 

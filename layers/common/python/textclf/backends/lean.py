@@ -1,0 +1,574 @@
+"""The lean backend: a linear text classifier scored with NumPy alone.
+
+Training (``training/export_lean.py``) writes the fitted scikit-learn pipeline as
+pure data next to the joblib file: ``lean.json`` (analyzer settings, intercepts,
+calibration), one vocabulary text file per vectorizer, and ``.npy`` arrays (IDF,
+coefficients) read with ``allow_pickle=False``. Nothing here can execute code
+from the model folder, and neither scikit-learn nor SciPy is imported, so a
+deployment that only has this backend stays small and starts fast.
+
+The arithmetic follows scikit-learn step by step (same preprocessing, same
+n-grams, same order of summation where it matters), and training refuses to ship
+the lean files unless they reproduce the pipeline's labels exactly and its scores
+to within 1e-9.
+
+Scoring a batch: every vectorizer turns the texts into (row, column, count)
+triples, counted with ``np.unique``; TF, IDF, norm and weight are applied to the
+value arrays; the product with the coefficients gathers the coefficient rows of
+the non-zero columns and sums them per text with ``np.add.reduceat``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from textclf.errors import BackendUnavailableError, ModelLoadError
+from textclf.manifest import verify_files
+from textclf.model import Prediction
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "textclf-lean/1"
+SPEC_NAME = "lean.json"
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Analyzer = Callable[[str], list[int]]
+
+# Upper bound on the gathered coefficient block (non-zeros x outputs) per step, in floats.
+GATHER_BUDGET = 1 << 20
+# Texts vectorised together; bounds the memory of the (row, column) arrays.
+CHUNK_TEXTS = 1024
+# Words whose char_wb n-gram columns are remembered (per vectorizer); cleared when full.
+WORD_CACHE_SIZE = 1 << 16
+
+# scikit-learn's _VectorizerMixin collapses runs of whitespace before char n-grams.
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+# -- text analysis -------------------------------------------------------------------------
+
+
+def strip_accents_unicode(text: str) -> str:
+    """NFKD, then drop combining marks; ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join([c for c in decomposed if not unicodedata.combining(c)])
+
+
+def strip_accents_ascii(text: str) -> str:
+    """NFKD, then drop everything that is not ASCII."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+ACCENT_STRIPPERS: dict[str, Callable[[str], str]] = {
+    "unicode": strip_accents_unicode,
+    "ascii": strip_accents_ascii,
+}
+
+
+def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
+    """Token n-grams for n in [min_n, max_n], in scikit-learn's order."""
+    if max_n == 1:
+        return tokens
+    grams = list(tokens) if min_n == 1 else []
+    n_tokens = len(tokens)
+    for n in range(max(min_n, 2), min(max_n, n_tokens) + 1):
+        if n == 2:
+            grams += [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        else:
+            grams += [" ".join(tokens[i : i + n]) for i in range(n_tokens - n + 1)]
+    return grams
+
+
+def char_wb_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
+    """Character n-grams of one word padded with a space on each side.
+
+    A padded word no longer than n yields itself once and ends the series, as in
+    scikit-learn's ``_char_wb_ngrams``.
+    """
+    padded = f" {word} "
+    length = len(padded)
+    grams: list[str] = []
+    for n in range(min_n, max_n + 1):
+        if length <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i : i + n] for i in range(length - n + 1)]
+    return grams
+
+
+def char_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
+    """Character n-grams of the whole (whitespace-collapsed) text."""
+    length = len(text)
+    grams: list[str] = []
+    for n in range(min_n, min(max_n, length) + 1):
+        grams += [text[i : i + n] for i in range(length - n + 1)]
+    return grams
+
+
+class Vectorizer:
+    """One CountVectorizer / TfidfVectorizer: text -> sparse weighted columns."""
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        vocabulary: dict[str, int],
+        idf: Floats | None,
+    ) -> None:
+        self.name = str(spec["name"])
+        self.offset = int(spec["offset"])
+        self.n_features = int(spec["n_features"])
+        self.binary = bool(spec["binary"])
+        self.sublinear_tf = bool(spec["sublinear_tf"])
+        self.norm: str | None = spec["norm"]
+        weight = spec["weight"]
+        self.weight: float | None = None if weight is None else float(weight)
+        self.idf = idf
+        self._vocabulary = vocabulary
+        self._lowercase = bool(spec["lowercase"])
+        accents = spec["strip_accents"]
+        self._strip_accents = None if accents is None else ACCENT_STRIPPERS[accents]
+        self._min_n, self._max_n = (int(n) for n in spec["ngram_range"])
+        self._word_cache: dict[str, list[int]] = {}
+        kind = spec["analyzer"]
+        if kind == "word":
+            self._findall = re.compile(spec["token_pattern"]).findall
+            stop = spec["stop_words"]
+            self._stop_words = None if stop is None else frozenset(stop)
+            self.columns: Analyzer = self._word_columns
+        elif kind == "char_wb":
+            self.columns = self._char_wb_columns
+        elif kind == "char":
+            self.columns = self._char_columns
+        else:  # pragma: no cover - rejected when the spec is read
+            raise ModelLoadError(f"unknown analyzer {kind!r}")
+
+    def _preprocess(self, text: str) -> str:
+        if self._lowercase:
+            text = text.lower()
+        if self._strip_accents is not None:
+            text = self._strip_accents(text)
+        return text
+
+    def _lookup(self, grams: list[str]) -> list[int]:
+        get = self._vocabulary.get
+        return [j for j in map(get, grams) if j is not None]
+
+    def _word_columns(self, text: str) -> list[int]:
+        tokens: list[str] = self._findall(self._preprocess(text))
+        if self._stop_words is not None:
+            stop = self._stop_words
+            tokens = [t for t in tokens if t not in stop]
+        return self._lookup(word_ngrams(tokens, self._min_n, self._max_n))
+
+    def _char_wb_columns(self, text: str) -> list[int]:
+        text = _WHITE_SPACES.sub(" ", self._preprocess(text))
+        cache = self._word_cache
+        columns: list[int] = []
+        for word in text.split():
+            cols = cache.get(word)
+            if cols is None:
+                cols = self._lookup(char_wb_ngrams(word, self._min_n, self._max_n))
+                if len(cache) >= WORD_CACHE_SIZE:
+                    cache.clear()
+                cache[word] = cols
+            columns += cols
+        return columns
+
+    def _char_columns(self, text: str) -> list[int]:
+        text = _WHITE_SPACES.sub(" ", self._preprocess(text))
+        return self._lookup(char_ngrams(text, self._min_n, self._max_n))
+
+    def transform(self, texts: Sequence[str]) -> tuple[Ints, Ints, Floats]:
+        """(row, global column, value) triples, sorted by row then column."""
+        flat: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            cols = self.columns(text)
+            flat += cols
+            lengths.append(len(cols))
+        n_cols = self.n_features
+        rows_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        keys, counts = np.unique(rows_of * n_cols + np.asarray(flat, dtype=np.int64), return_counts=True)
+        rows = keys // n_cols
+        cols_local = keys - rows * n_cols
+        if self.binary:
+            values = np.ones(len(keys), dtype=np.float64)
+        else:
+            values = counts.astype(np.float64)
+        if self.sublinear_tf:
+            np.log(values, out=values)
+            values += 1.0
+        if self.idf is not None:
+            values *= self.idf[cols_local]
+        if self.norm is not None and len(values):
+            self._normalise(rows, values, len(texts))
+        if self.weight is not None:
+            values *= self.weight
+        return rows, cols_local + self.offset, values
+
+    def _normalise(self, rows: Ints, values: Floats, n_rows: int) -> None:
+        """Scale each row to unit norm in place (rows without entries stay empty)."""
+        if self.norm == "l2":
+            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_rows))
+        elif self.norm == "l1":
+            norms = np.bincount(rows, weights=np.abs(values), minlength=n_rows)
+        else:  # "max": TF-IDF values are positive, so the largest value per row
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            norms = np.zeros(n_rows)
+            norms[rows[starts]] = np.maximum.reduceat(np.abs(values), starts)
+        per_value = norms[rows]
+        np.divide(values, per_value, out=values, where=per_value != 0.0)
+
+
+# -- the classifier head --------------------------------------------------------------------
+
+
+def expit(x: Floats) -> Floats:
+    """The logistic function, 1 / (1 + exp(-x)), as SciPy's ``expit``."""
+    with np.errstate(over="ignore"):
+        out: Floats = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def softmax(x: Floats) -> Floats:
+    """Row-wise softmax as scikit-learn's ``utils.extmath.softmax``."""
+    out = x - x.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def ovr_from_ovo(decision: Floats, n_classes: int) -> Floats:
+    """One-vs-one margins -> per-class votes plus a confidence in (-1/3, 1/3).
+
+    The same aggregation as scikit-learn's ``_ovr_decision_function`` for
+    ``SVC(decision_function_shape="ovr")``: pair (i, j) votes for i when its
+    margin is >= 0, and its margin is added to i's confidence and subtracted from j's.
+    """
+    n = decision.shape[0]
+    votes = np.zeros((n, n_classes))
+    confidence = np.zeros((n, n_classes))
+    k = 0
+    for i in range(n_classes):
+        for j in range(i + 1, n_classes):
+            margin = decision[:, k]
+            confidence[:, i] += margin
+            confidence[:, j] -= margin
+            negative = margin < 0
+            votes[~negative, i] += 1
+            votes[negative, j] += 1
+            k += 1
+    out: Floats = votes + confidence / (3 * (np.abs(confidence) + 1))
+    return out
+
+
+class Member:
+    """One fitted linear model (and, if calibrated, its sigmoid calibrators)."""
+
+    def __init__(self, spec: dict[str, Any], n_outputs: int) -> None:
+        self.kind = str(spec["kind"])  # "linear" or "ovo"
+        start, stop = (int(c) for c in spec["columns"])
+        if not 0 <= start < stop <= n_outputs:
+            raise ModelLoadError(f"lean model: columns {start}:{stop} outside 0:{n_outputs}")
+        self.columns = slice(start, stop)
+        self.intercept = _floats(spec["intercept"], stop - start, "intercept")
+        self.n_classes = int(spec.get("n_classes", 0))
+        if self.kind == "ovo" and (stop - start) != max(1, self.n_classes * (self.n_classes - 1) // 2):
+            raise ModelLoadError("lean model: one-vs-one column count does not match its classes")
+        calibration = spec.get("calibration")
+        self.targets: list[int] = []
+        if calibration is not None:
+            self.targets = [int(t) for t in calibration["targets"]]
+            self.a = _floats(calibration["a"], len(self.targets), "calibration a")
+            self.b = _floats(calibration["b"], len(self.targets), "calibration b")
+
+    def decision(self, raw: Floats) -> Floats:
+        """This member's decision function, 2-D (a binary model has one column)."""
+        d: Floats = raw[:, self.columns] + self.intercept
+        if self.kind == "ovo" and self.n_classes > 2:
+            d = ovr_from_ovo(d, self.n_classes)
+        return d
+
+    def calibrated(self, raw: Floats, n_classes: int) -> Floats:
+        """Calibrated probabilities as ``_CalibratedClassifier.predict_proba``."""
+        d = self.decision(raw)
+        proba = np.zeros((raw.shape[0], n_classes))
+        # one sigmoid per (column, class) pair: expit(-(a * d + b)) as _SigmoidCalibration
+        n = len(self.targets)
+        proba[:, self.targets] = expit(-(self.a * d[:, :n] + self.b))
+        if n_classes == 2:
+            proba[:, 0] = 1.0 - proba[:, 1]
+        else:
+            total = proba.sum(axis=1)[:, np.newaxis]
+            uniform = np.full_like(proba, 1 / n_classes)
+            proba = np.divide(proba, total, out=uniform, where=total != 0)
+        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+        return proba
+
+
+def _floats(values: Any, length: int, what: str) -> Floats:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (length,) or not np.isfinite(array).all():
+        raise ModelLoadError(f"lean model: {what} must be {length} finite numbers")
+    return array
+
+
+class Head:
+    """Decision values -> the score matrix the service returns."""
+
+    def __init__(self, spec: dict[str, Any], n_outputs: int, n_classes: int) -> None:
+        self.members = [Member(m, n_outputs) for m in spec["members"]]
+        self.calibrated = bool(spec["calibrated"])
+        self.link = str(spec["link"])  # "decision" | "logistic" | "softmax" | "calibrated"
+        self.n_classes = n_classes
+        if not self.members or (not self.calibrated and len(self.members) != 1):
+            raise ModelLoadError("lean model: an uncalibrated head has exactly one member")
+        for member in self.members:
+            if any(not 0 <= t < n_classes for t in member.targets):
+                raise ModelLoadError("lean model: calibration target outside the classes")
+        if self.link not in ("decision", "logistic", "softmax", "calibrated"):
+            raise ModelLoadError(f"lean model: unknown link {self.link!r}")
+
+    def scores(self, raw: Floats) -> Floats:
+        if self.calibrated:
+            total = np.zeros((raw.shape[0], self.n_classes))
+            for member in self.members:
+                total += member.calibrated(raw, self.n_classes)
+            total /= len(self.members)
+            return total
+        d = self.members[0].decision(raw)
+        if self.link == "softmax":
+            return softmax(d)
+        if d.shape[1] == 1:  # binary: one margin for the second class
+            margin = d[:, 0]
+            if self.link == "logistic":
+                p = expit(margin)
+                return np.column_stack([1 - p, p])
+            return np.column_stack([-margin, margin])
+        return d
+
+
+# -- the predictor --------------------------------------------------------------------------
+
+
+class LeanPredictor:
+    """Serves a lean artefact: vectorizers, one coefficient matrix, a head."""
+
+    backend = "lean"
+
+    def __init__(
+        self,
+        manifest: dict[str, Any],
+        classes: tuple[str, ...],
+        vectorizers: list[Vectorizer],
+        coef: Floats,
+        head: Head,
+    ) -> None:
+        self._manifest = manifest
+        self._classes = classes
+        self._vectorizers = vectorizers
+        self._coef = coef
+        self._head = head
+        self._max_gather = max(1, GATHER_BUDGET // max(1, coef.shape[1]))
+
+    @property
+    def version(self) -> str:
+        return str(self._manifest["version"])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._manifest
+
+    def decision_matrix(self, texts: Sequence[str]) -> Floats:
+        """Feature rows times coefficients (no intercept): shape (n_texts, n_outputs)."""
+        n = len(texts)
+        parts = [v.transform(texts) for v in self._vectorizers]
+        if len(parts) == 1:
+            rows, cols, values = parts[0]
+        else:
+            rows = np.concatenate([p[0] for p in parts])
+            cols = np.concatenate([p[1] for p in parts])
+            values = np.concatenate([p[2] for p in parts])
+            # one ordered run per text, columns ascending: scikit-learn's hstack order
+            order = np.argsort(rows, kind="stable")
+            rows, cols, values = rows[order], cols[order], values[order]
+        out = np.zeros((n, self._coef.shape[1]))
+        if len(rows) == 0:
+            return out
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        first = 0
+        while first < len(starts):
+            limit = starts[first] + self._max_gather
+            last = max(first + 1, int(np.searchsorted(ends, limit, side="right")))
+            lo, hi = starts[first], ends[last - 1]
+            block = self._coef[cols[lo:hi]]
+            block *= values[lo:hi, np.newaxis]
+            out[rows[starts[first:last]]] = np.add.reduceat(block, starts[first:last] - lo, axis=0)
+            first = last
+        return out
+
+    def score_matrix(self, texts: Sequence[str]) -> Floats:
+        """An (n_texts, n_classes) array of scores, columns in ``classes`` order."""
+        if len(texts) <= CHUNK_TEXTS:
+            return self._head.scores(self.decision_matrix(texts))
+        return np.concatenate(
+            [
+                self._head.scores(self.decision_matrix(texts[i : i + CHUNK_TEXTS]))
+                for i in range(0, len(texts), CHUNK_TEXTS)
+            ]
+        )
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        scores = self.score_matrix(texts)
+        best = scores.argmax(axis=1)
+        classes = self._classes
+        return [
+            {"label": classes[i], "scores": dict(zip(classes, row, strict=True))}
+            for i, row in zip(best.tolist(), scores.tolist(), strict=True)
+        ]
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _load_array(path: Path, dtypes: tuple[type[np.generic], ...], shape: tuple[int, ...]) -> npt.NDArray[Any]:
+    """A ``.npy`` file (never a pickle) of one of ``dtypes`` and exactly ``shape``."""
+    try:
+        array: npt.NDArray[Any] = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc}") from None
+    if array.dtype not in dtypes or array.shape != shape:
+        expected = "/".join(np.dtype(d).name for d in dtypes)
+        raise ModelLoadError(f"{path}: expected {expected} {shape}, found {array.dtype.name} {array.shape}")
+    return array
+
+
+def _load_vocabulary(path: Path, separator: str, size: int) -> dict[str, int]:
+    """Terms in column order, joined by ``separator`` (chosen so no term contains it)."""
+    try:
+        text = path.read_bytes().decode("utf-8", "surrogatepass")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc}") from None
+    terms = text.split(separator) if size else []
+    vocabulary = dict(zip(terms, range(size), strict=False))
+    if len(terms) != size or len(vocabulary) != size:
+        raise ModelLoadError(f"{path}: expected {size} distinct terms, found {len(terms)}")
+    return vocabulary
+
+
+def _check_vectorizer_spec(spec: dict[str, Any]) -> None:
+    if spec.get("analyzer") not in ("word", "char_wb", "char"):
+        raise ModelLoadError(f"lean model: unsupported analyzer {spec.get('analyzer')!r}")
+    if spec.get("strip_accents") not in (None, *ACCENT_STRIPPERS):
+        raise ModelLoadError(f"lean model: unsupported strip_accents {spec.get('strip_accents')!r}")
+    if spec.get("norm") not in (None, "l1", "l2", "max"):
+        raise ModelLoadError(f"lean model: unsupported norm {spec.get('norm')!r}")
+    low, high = spec["ngram_range"]
+    if not 1 <= low <= high:
+        raise ModelLoadError(f"lean model: bad ngram_range {spec['ngram_range']!r}")
+
+
+def _load_coef(model_dir: Path, spec: dict[str, Any], n_features: int, n_outputs: int) -> Floats:
+    """The (n_features, n_outputs) coefficient matrix, stored dense or as CSR rows."""
+    shape = (n_features, n_outputs)
+    if spec["layout"] == "dense":
+        coef: Floats = _load_array(model_dir / spec["file"], (np.float64,), shape)
+        return np.ascontiguousarray(coef)
+    if spec["layout"] != "csr":
+        raise ModelLoadError(f"lean model: unknown coefficient layout {spec['layout']!r}")
+    nnz = int(spec["nnz"])
+    indptr = _load_array(model_dir / spec["indptr"], (np.int64,), (n_features + 1,))
+    indices = _load_array(model_dir / spec["indices"], (np.uint16, np.int32), (nnz,))
+    data = _load_array(model_dir / spec["data"], (np.float64,), (nnz,))
+    if (
+        indptr[0] != 0
+        or indptr[-1] != nnz
+        or np.any(np.diff(indptr) < 0)
+        or (nnz and (indices.min() < 0 or indices.max() >= n_outputs))
+    ):
+        raise ModelLoadError("lean model: malformed sparse coefficient matrix")
+    coef = np.zeros(shape)
+    rows = np.repeat(np.arange(n_features), np.diff(indptr))
+    coef[rows, indices] = data
+    return coef
+
+
+def lean_files(manifest: dict[str, Any]) -> list[str]:
+    """Names of the lean artefact's files, as listed in the manifest."""
+    entry = manifest["backends"].get("lean")
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), list):
+        raise ModelLoadError("manifest has no usable 'lean' backend entry")
+    return [str(name) for name in entry["files"]]
+
+
+def load(model_dir: Path, manifest: dict[str, Any]) -> LeanPredictor:
+    """Verify every lean file against the manifest, then build the predictor."""
+    names = lean_files(manifest)
+    spec_name = str(manifest["backends"]["lean"].get("spec", SPEC_NAME))
+    if spec_name not in names:
+        raise ModelLoadError(f"manifest lists no {spec_name} among the lean files")
+    verify_files(model_dir, manifest, names)
+    try:
+        spec = json.loads((model_dir / spec_name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"cannot read {model_dir / spec_name}: {exc}") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        found = spec.get("format") if isinstance(spec, dict) else None
+        raise BackendUnavailableError(f"{spec_name} has format {found!r}; this runtime reads {FORMAT}")
+    if spec.get("unicodedata") != unicodedata.unidata_version:
+        # lowercasing and the regex \w depend on the Unicode tables of the Python build
+        raise BackendUnavailableError(
+            f"lean model was exported with Unicode {spec.get('unicodedata')}, "
+            f"this Python has {unicodedata.unidata_version}"
+        )
+    try:
+        return _build(model_dir, manifest, spec)
+    except (KeyError, TypeError, ValueError, re.error) as exc:
+        raise ModelLoadError(f"{model_dir / spec_name} is malformed: {type(exc).__name__}: {exc}") from None
+
+
+def _build(model_dir: Path, manifest: dict[str, Any], spec: dict[str, Any]) -> LeanPredictor:
+    classes = tuple(str(c) for c in spec["classes"])
+    if list(classes) != [str(c) for c in manifest["classes"]]:
+        raise ModelLoadError("lean model classes differ from the manifest's")
+    n_features = int(spec["n_features"])
+    n_outputs = int(spec["n_outputs"])
+    vectorizers = []
+    offset = 0
+    for block in spec["vectorizers"]:
+        _check_vectorizer_spec(block)
+        size = int(block["n_features"])
+        if int(block["offset"]) != offset:
+            raise ModelLoadError("lean model: vectorizer offsets are not contiguous")
+        offset += size
+        vocabulary = _load_vocabulary(
+            model_dir / block["vocabulary"]["file"], str(block["vocabulary"]["separator"]), size
+        )
+        idf = None
+        if block["idf"] is not None:
+            idf = _load_array(model_dir / block["idf"], (np.float64,), (size,))
+        vectorizers.append(Vectorizer(block, vocabulary, idf))
+    if offset != n_features or not vectorizers:
+        raise ModelLoadError(f"lean model: vectorizers cover {offset} columns, coefficients {n_features}")
+    coef = _load_coef(model_dir, spec["coef"], n_features, n_outputs)
+    head = Head(spec["head"], n_outputs, len(classes))
+    return LeanPredictor(manifest, classes, vectorizers, coef, head)
