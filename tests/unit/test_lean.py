@@ -243,8 +243,18 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
                                 lowercase=False,
                             ),
                         ),
-                        ("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), use_idf=False)),
-                        ("ascii", TfidfVectorizer(strip_accents="ascii", smooth_idf=False, norm=None)),
+                        (
+                            "char",
+                            TfidfVectorizer(
+                                analyzer="char", ngram_range=(1, 3), use_idf=False, strip_accents="unicode"
+                            ),
+                        ),
+                        (
+                            "ascii",
+                            TfidfVectorizer(
+                                analyzer="char_wb", strip_accents="ascii", smooth_idf=False, norm=None
+                            ),
+                        ),
                         ("dropped", "drop"),
                     ],
                     transformer_weights={"word": 2.0, "char": 0.5},
