@@ -209,7 +209,10 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
         ]
     ),
     "logreg-softmax": lambda: Pipeline(
-        [("features", word_char()), ("clf", LogisticRegression(C=5.0, max_iter=500))]
+        [
+            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+            ("clf", LogisticRegression(C=5.0)),
+        ]
     ),
     "logreg-calibrated": lambda: Pipeline(
         [("tfidf", TfidfVectorizer()), ("clf", CalibratedClassifierCV(LogisticRegression(), cv=3))]
@@ -217,7 +220,7 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
     "svc-linear-ovo": lambda: Pipeline([("features", word_char()), ("clf", SVC(kernel="linear", C=1.0))]),
     "svc-linear-calibrated": lambda: Pipeline(
         [
-            ("features", word_char()),
+            ("tfidf", TfidfVectorizer()),
             ("clf", CalibratedClassifierCV(SVC(kernel="linear"), cv=3, ensemble=False)),
         ]
     ),

@@ -43,7 +43,9 @@ def test_tampered_model_file_is_never_unpickled(model_copy: Path) -> None:
     with (model_copy / "model.joblib").open("ab") as fh:
         fh.write(b"tampered")
     with pytest.raises(IntegrityError, match="does not match its manifest hash"):
-        load_predictor(model_copy)
+        load_predictor(model_copy, "joblib")
+    # auto serves the (intact, verified) lean files and never opens the pickle
+    assert load_predictor(model_copy).backend == "lean"
 
 
 def test_file_not_in_manifest_is_refused(model_copy: Path) -> None:
@@ -65,14 +67,14 @@ def test_other_sklearn_version_warns_or_refuses(model_copy: Path, clean_env, cap
     manifest = json.loads((model_copy / "manifest.json").read_text())
     edit_manifest(model_copy, libraries={**manifest["libraries"], "scikit-learn": "0.24.2"})
     with caplog.at_level("WARNING"):
-        load_predictor(model_copy)
+        load_predictor(model_copy, "joblib")
     assert "trained with scikit-learn 0.24.2" in caplog.text
     clean_env.setenv("SKLEARN_VERSION_POLICY", "refuse")
     from textclf.settings import get_settings
 
     get_settings.cache_clear()
     with pytest.raises(ModelLoadError, match="SKLEARN_VERSION_POLICY=refuse"):
-        load_predictor(model_copy)
+        load_predictor(model_copy, "joblib")
 
 
 def test_unknown_backend_is_refused(model_copy: Path) -> None:
@@ -89,9 +91,11 @@ def test_invalid_settings_fail_fast(clean_env) -> None:
         get_predictor()
 
 
-def test_missing_sklearn_says_which_layer_to_attach(model_dir: Path, monkeypatch) -> None:
+def test_missing_sklearn_says_which_layer_to_attach(model_copy: Path, monkeypatch) -> None:
     import sys
 
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    edit_manifest(model_copy, backends={"joblib": manifest["backends"]["joblib"]})  # a joblib-only model
     monkeypatch.setitem(sys.modules, "textclf.backends.joblib_backend", None)  # import fails
     with pytest.raises(ModelLoadError, match="deploy with ModelBackend=joblib"):
-        load_predictor(model_dir)
+        load_predictor(model_copy)
