@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Sequence
@@ -382,6 +383,7 @@ def write_artifact(pipeline: Any, directory: Path) -> list[str]:
         files.append(coef_spec["file"])
     spec = {
         "format": lean.FORMAT,
+        "python": "{}.{}".format(*sys.version_info[:2]),
         "unicodedata": unicodedata.unidata_version,
         "classes": [str(c) for c in pipeline.classes_],
         "n_features": offset,

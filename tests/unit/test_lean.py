@@ -166,8 +166,9 @@ def test_unknown_lean_format_falls_back_to_joblib(model_copy: Path, caplog) -> N
         load_predictor(model_copy, "lean")
 
 
-def test_other_unicode_tables_fall_back_to_joblib(model_copy: Path) -> None:
-    rewrite_spec(model_copy, lambda spec: spec.update(unicodedata="9.0.0"))
+@pytest.mark.parametrize("change", [{"unicodedata": "9.0.0"}, {"python": "3.9"}])
+def test_other_unicode_tables_or_python_fall_back_to_joblib(model_copy: Path, change: dict[str, str]) -> None:
+    rewrite_spec(model_copy, lambda spec: spec.update(change))
     assert load_predictor(model_copy).backend == "joblib"
 
 

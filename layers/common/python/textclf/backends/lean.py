@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,12 +45,14 @@ Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Analyzer = Callable[[str], list[int]]
 
-# Upper bound on the gathered coefficient block (non-zeros x outputs) per step, in floats.
-GATHER_BUDGET = 1 << 20
+# Gathered coefficient block (non-zeros x outputs) per step, in floats: 512 KiB stays in cache.
+GATHER_BUDGET = 1 << 16
 # Texts vectorised together; bounds the memory of the (row, column) arrays.
 CHUNK_TEXTS = 1024
-# Words whose char_wb n-gram columns are remembered (per vectorizer); cleared when full.
-WORD_CACHE_SIZE = 1 << 16
+# Words whose char_wb n-gram columns are remembered (per vectorizer), cleared when full;
+# longer words are not cached, which bounds the cache's memory whatever clients send.
+WORD_CACHE_SIZE = 1 << 14
+MAX_CACHED_WORD = 40
 
 # scikit-learn's _VectorizerMixin collapses runs of whitespace before char n-grams.
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -118,14 +121,13 @@ def char_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
 
 
 class Vectorizer:
-    """One CountVectorizer / TfidfVectorizer: text -> sparse weighted columns."""
+    """One CountVectorizer / TfidfVectorizer's analysis: text -> its (global) columns.
 
-    def __init__(
-        self,
-        spec: dict[str, Any],
-        vocabulary: dict[str, int],
-        idf: Floats | None,
-    ) -> None:
+    The vocabulary maps terms straight to columns of the whole feature space
+    (``offset`` included), so the columns of all vectorizers can be counted together.
+    """
+
+    def __init__(self, spec: dict[str, Any], vocabulary: dict[str, int], idf: Floats | None) -> None:
         self.name = str(spec["name"])
         self.offset = int(spec["offset"])
         self.n_features = int(spec["n_features"])
@@ -140,7 +142,8 @@ class Vectorizer:
         accents = spec["strip_accents"]
         self._strip_accents = None if accents is None else ACCENT_STRIPPERS[accents]
         self._min_n, self._max_n = (int(n) for n in spec["ngram_range"])
-        self._word_cache: dict[str, list[int]] = {}
+        # tuples, not lists: the garbage collector stops tracking tuples of ints
+        self._word_cache: dict[str, tuple[int, ...]] = {}
         kind = spec["analyzer"]
         if kind == "word":
             self._findall = re.compile(spec["token_pattern"]).findall
@@ -179,10 +182,11 @@ class Vectorizer:
         for word in text.split():
             cols = cache.get(word)
             if cols is None:
-                cols = self._lookup(char_wb_ngrams(word, self._min_n, self._max_n))
-                if len(cache) >= WORD_CACHE_SIZE:
-                    cache.clear()
-                cache[word] = cols
+                cols = tuple(self._lookup(char_wb_ngrams(word, self._min_n, self._max_n)))
+                if len(word) <= MAX_CACHED_WORD:
+                    if len(cache) >= WORD_CACHE_SIZE:
+                        cache.clear()
+                    cache[word] = cols
             columns += cols
         return columns
 
@@ -190,46 +194,107 @@ class Vectorizer:
         text = _WHITE_SPACES.sub(" ", self._preprocess(text))
         return self._lookup(char_ngrams(text, self._min_n, self._max_n))
 
+
+NORMS = (None, "l1", "l2", "max")
+
+
+class Features:
+    """The feature union: texts -> weighted sparse rows over all vectorizers' columns.
+
+    Each vectorizer's block gets its own TF transform, IDF, norm and weight, as
+    in ``TfidfVectorizer.transform`` followed by ``FeatureUnion``'s hstack.
+    """
+
+    def __init__(self, vectorizers: list[Vectorizer]) -> None:
+        self.vectorizers = vectorizers
+        self.n_features = sum(v.n_features for v in vectorizers)
+        self.n_blocks = len(vectorizers)
+        self._bounds = np.array([v.offset for v in vectorizers[1:]], dtype=np.int64)
+        self._idf: Floats | None = None
+        if any(v.idf is not None for v in vectorizers):
+            self._idf = np.ones(self.n_features)
+            for v in vectorizers:
+                if v.idf is not None:
+                    self._idf[v.offset : v.offset + v.n_features] = v.idf
+        self._binary = np.array([v.binary for v in vectorizers])
+        self._sublinear = np.array([v.sublinear_tf for v in vectorizers])
+        self._norm = np.array([NORMS.index(v.norm) for v in vectorizers])
+        self._norms = sorted({v.norm for v in vectorizers if v.norm is not None})
+        self._weight = None
+        if any(v.weight is not None for v in vectorizers):
+            self._weight = np.array([1.0 if v.weight is None else v.weight for v in vectorizers])
+
     def transform(self, texts: Sequence[str]) -> tuple[Ints, Ints, Floats]:
-        """(row, global column, value) triples, sorted by row then column."""
+        """(row, column, value) triples sorted by row then column: a CSR matrix's order."""
         flat: list[int] = []
         lengths: list[int] = []
+        analyzers = [v.columns for v in self.vectorizers]
         for text in texts:
-            cols = self.columns(text)
-            flat += cols
-            lengths.append(len(cols))
+            before = len(flat)
+            for columns in analyzers:
+                flat += columns(text)
+            lengths.append(len(flat) - before)
         n_cols = self.n_features
         rows_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         keys, counts = np.unique(rows_of * n_cols + np.asarray(flat, dtype=np.int64), return_counts=True)
         rows = keys // n_cols
-        cols_local = keys - rows * n_cols
-        if self.binary:
-            values = np.ones(len(keys), dtype=np.float64)
-        else:
-            values = counts.astype(np.float64)
-        if self.sublinear_tf:
-            np.log(values, out=values)
-            values += 1.0
-        if self.idf is not None:
-            values *= self.idf[cols_local]
-        if self.norm is not None and len(values):
-            self._normalise(rows, values, len(texts))
-        if self.weight is not None:
-            values *= self.weight
-        return rows, cols_local + self.offset, values
+        cols = keys - rows * n_cols
+        block = np.searchsorted(self._bounds, cols, side="right") if self.n_blocks > 1 else None
+        values = counts.astype(np.float64)
+        self._apply(self._binary, block, values, lambda v: np.ones_like(v))
+        self._apply(self._sublinear, block, values, lambda v: np.log(v) + 1.0)
+        if self._idf is not None:
+            values *= self._idf[cols]
+        group = rows if block is None else rows * self.n_blocks + block
+        for norm in self._norms:
+            code = NORMS.index(norm)
+            uniform = block is None or bool((self._norm == code).all())
+            selected = None if uniform else (self._norm[block] == code)
+            _normalise(norm, group, values, len(texts) * self.n_blocks, selected)
+        if self._weight is not None and block is not None:
+            values *= self._weight[block]
+        elif self._weight is not None:
+            values *= self._weight[0]
+        return rows, cols, values
 
-    def _normalise(self, rows: Ints, values: Floats, n_rows: int) -> None:
-        """Scale each row to unit norm in place (rows without entries stay empty)."""
-        if self.norm == "l2":
-            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_rows))
-        elif self.norm == "l1":
-            norms = np.bincount(rows, weights=np.abs(values), minlength=n_rows)
-        else:  # "max": TF-IDF values are positive, so the largest value per row
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            norms = np.zeros(n_rows)
-            norms[rows[starts]] = np.maximum.reduceat(np.abs(values), starts)
-        per_value = norms[rows]
-        np.divide(values, per_value, out=values, where=per_value != 0.0)
+    @staticmethod
+    def _apply(
+        flags: npt.NDArray[np.bool_],
+        block: Ints | None,
+        values: Floats,
+        transform: Callable[[Floats], Floats],
+    ) -> None:
+        """Transform the values of the blocks whose flag is set, in place."""
+        if not flags.any():
+            return
+        if flags.all():
+            values[:] = transform(values)
+            return
+        assert block is not None  # mixed flags need several blocks
+        selected = flags[block]
+        values[selected] = transform(values[selected])
+
+
+def _normalise(norm: str, group: Ints, values: Floats, n_groups: int, selected: Any) -> None:
+    """Scale each group's values (one text in one block) to unit norm, in place.
+
+    Sums run in column order within a group, like scikit-learn's CSR row loops;
+    a group without entries stays empty.
+    """
+    g = group if selected is None else group[selected]
+    v = values if selected is None else values[selected]
+    if norm == "l2":
+        norms = np.sqrt(np.bincount(g, weights=v * v, minlength=n_groups))
+    elif norm == "l1":
+        norms = np.bincount(g, weights=np.abs(v), minlength=n_groups)
+    else:  # "max": the largest absolute value per group
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        norms = np.zeros(n_groups)
+        norms[g[starts]] = np.maximum.reduceat(np.abs(v), starts)
+    per_value = norms[g]
+    np.divide(v, per_value, out=v, where=per_value != 0.0)
+    if selected is not None:
+        values[selected] = v
 
 
 # -- the classifier head --------------------------------------------------------------------
@@ -372,13 +437,13 @@ class LeanPredictor:
         self,
         manifest: dict[str, Any],
         classes: tuple[str, ...],
-        vectorizers: list[Vectorizer],
+        features: Features,
         coef: Floats,
         head: Head,
     ) -> None:
         self._manifest = manifest
         self._classes = classes
-        self._vectorizers = vectorizers
+        self._features = features
         self._coef = coef
         self._head = head
         self._max_gather = max(1, GATHER_BUDGET // max(1, coef.shape[1]))
@@ -398,16 +463,7 @@ class LeanPredictor:
     def decision_matrix(self, texts: Sequence[str]) -> Floats:
         """Feature rows times coefficients (no intercept): shape (n_texts, n_outputs)."""
         n = len(texts)
-        parts = [v.transform(texts) for v in self._vectorizers]
-        if len(parts) == 1:
-            rows, cols, values = parts[0]
-        else:
-            rows = np.concatenate([p[0] for p in parts])
-            cols = np.concatenate([p[1] for p in parts])
-            values = np.concatenate([p[2] for p in parts])
-            # one ordered run per text, columns ascending: scikit-learn's hstack order
-            order = np.argsort(rows, kind="stable")
-            rows, cols, values = rows[order], cols[order], values[order]
+        rows, cols, values = self._features.transform(texts)
         out = np.zeros((n, self._coef.shape[1]))
         if len(rows) == 0:
             return out
@@ -462,14 +518,14 @@ def _load_array(path: Path, dtypes: tuple[type[np.generic], ...], shape: tuple[i
     return array
 
 
-def _load_vocabulary(path: Path, separator: str, size: int) -> dict[str, int]:
+def _load_vocabulary(path: Path, separator: str, size: int, offset: int) -> dict[str, int]:
     """Terms in column order, joined by ``separator`` (chosen so no term contains it)."""
     try:
         text = path.read_bytes().decode("utf-8", "surrogatepass")
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"cannot read {path}: {exc}") from None
     terms = text.split(separator) if size else []
-    vocabulary = dict(zip(terms, range(size), strict=False))
+    vocabulary = dict(zip(terms, range(offset, offset + size), strict=False))
     if len(terms) != size or len(vocabulary) != size:
         raise ModelLoadError(f"{path}: expected {size} distinct terms, found {len(terms)}")
     return vocabulary
@@ -506,10 +562,11 @@ def _load_coef(model_dir: Path, spec: dict[str, Any], n_features: int, n_outputs
         or (nnz and (indices.min() < 0 or indices.max() >= n_outputs))
     ):
         raise ModelLoadError("lean model: malformed sparse coefficient matrix")
-    coef = np.zeros(shape)
-    rows = np.repeat(np.arange(n_features), np.diff(indptr))
-    coef[rows, indices] = data
-    return coef
+    flat = np.zeros(n_features * n_outputs)
+    positions = np.repeat(np.arange(n_features, dtype=np.int64) * n_outputs, np.diff(indptr))
+    positions += indices
+    flat[positions] = data
+    return flat.reshape(shape)
 
 
 def lean_files(manifest: dict[str, Any]) -> list[str]:
@@ -534,6 +591,12 @@ def load(model_dir: Path, manifest: dict[str, Any]) -> LeanPredictor:
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         found = spec.get("format") if isinstance(spec, dict) else None
         raise BackendUnavailableError(f"{spec_name} has format {found!r}; this runtime reads {FORMAT}")
+    python = "{}.{}".format(*sys.version_info[:2])
+    if spec.get("python") != python:
+        # str.lower and the re module follow the Python release that trained the model
+        raise BackendUnavailableError(
+            f"lean model was exported by Python {spec.get('python')}, this is {python}"
+        )
     if spec.get("unicodedata") != unicodedata.unidata_version:
         # lowercasing and the regex \w depend on the Unicode tables of the Python build
         raise BackendUnavailableError(
@@ -559,10 +622,10 @@ def _build(model_dir: Path, manifest: dict[str, Any], spec: dict[str, Any]) -> L
         size = int(block["n_features"])
         if int(block["offset"]) != offset:
             raise ModelLoadError("lean model: vectorizer offsets are not contiguous")
-        offset += size
         vocabulary = _load_vocabulary(
-            model_dir / block["vocabulary"]["file"], str(block["vocabulary"]["separator"]), size
+            model_dir / block["vocabulary"]["file"], str(block["vocabulary"]["separator"]), size, offset
         )
+        offset += size
         idf = None
         if block["idf"] is not None:
             idf = _load_array(model_dir / block["idf"], (np.float64,), (size,))
@@ -571,4 +634,4 @@ def _build(model_dir: Path, manifest: dict[str, Any], spec: dict[str, Any]) -> L
         raise ModelLoadError(f"lean model: vectorizers cover {offset} columns, coefficients {n_features}")
     coef = _load_coef(model_dir, spec["coef"], n_features, n_outputs)
     head = Head(spec["head"], n_outputs, len(classes))
-    return LeanPredictor(manifest, classes, vectorizers, coef, head)
+    return LeanPredictor(manifest, classes, Features(vectorizers), coef, head)
