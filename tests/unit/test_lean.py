@@ -183,6 +183,35 @@ def test_pickled_array_is_refused(model_copy: Path, tmp_path: Path) -> None:
         lean.load(model_copy, manifest)
 
 
+# -- analyzers, n-gram for n-gram -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"analyzer": "word", "ngram_range": (1, 3)},
+        {"analyzer": "word", "ngram_range": (2, 2), "stop_words": "english", "strip_accents": "unicode"},
+        {"analyzer": "word", "token_pattern": r"(?u)\b(\w)\w*\b", "lowercase": False},
+        {"analyzer": "char_wb", "ngram_range": (1, 5)},
+        {"analyzer": "char_wb", "ngram_range": (3, 6), "strip_accents": "ascii"},
+        {"analyzer": "char", "ngram_range": (1, 4), "strip_accents": "unicode"},
+        {"analyzer": "char", "ngram_range": (2, 3), "lowercase": False},
+    ],
+    ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
+)
+def test_analyzers_produce_scikit_learns_ngrams(options: dict[str, Any]) -> None:
+    """Fitted on the probe texts themselves, so every n-gram is in the vocabulary and counted."""
+    texts = [*ADVERSARIAL_TEXTS, *TEXTS[:60]]
+    vec = CountVectorizer(**options).fit(texts)
+    spec, terms, _ = export_module._vectorizer_spec("v", vec, None, 0)
+    ours = lean.Vectorizer(spec, dict(zip(terms, range(len(terms)), strict=True)), None)
+    analyze = vec.build_analyzer()
+    for text in texts:
+        expected = sorted(vec.vocabulary_[g] for g in analyze(text))
+        assert sorted(ours.columns(text)) == expected
+        assert sorted(ours.columns(text)) == expected  # again, now from the word cache
+
+
 # -- every supported family, exported and checked ----------------------------------------------
 
 
@@ -245,12 +274,17 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
                                 norm="l1",
                                 ngram_range=(1, 3),
                                 lowercase=False,
+                                sublinear_tf=True,
                             ),
                         ),
                         (
                             "char",
                             TfidfVectorizer(
-                                analyzer="char", ngram_range=(1, 3), use_idf=False, strip_accents="unicode"
+                                analyzer="char",
+                                ngram_range=(1, 3),
+                                use_idf=False,
+                                strip_accents="unicode",
+                                binary=True,
                             ),
                         ),
                         (
@@ -270,6 +304,19 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
 }
 
 BINARY = {"billing", "shipping"}
+
+
+def test_vocabulary_separator_avoids_characters_in_terms() -> None:
+    """A char analyzer keeps single newlines (and NULs) inside its n-grams."""
+    texts = [f"{t}\n{t[:5]}\x00end" for t in TEXTS]
+    pipeline = Pipeline(
+        [("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 2))), ("clf", LinearSVC())]
+    )
+    pipeline.fit(texts, LABELS)
+    with export_lean(pipeline, texts[:50]) as result:
+        assert result.backend is not None and result.directory is not None
+        spec = json.loads((result.directory / "lean.json").read_text())
+    assert spec["vectorizers"][0]["vocabulary"]["separator"] == "\x1f"
 
 
 def binary_subset() -> tuple[list[str], list[str]]:
