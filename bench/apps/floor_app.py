@@ -1,4 +1,4 @@
-"""The framework floor: FastAPI + Mangum answering a trivial route, no model at all."""
+"""The framework floor: FastAPI + Mangum answering a trivial async route, no model at all."""
 
 from fastapi import FastAPI
 from mangum import Mangum
@@ -12,7 +12,7 @@ class PredictIn(BaseModel):
 
 
 @app.post("/predict")
-def predict(body: PredictIn) -> dict[str, object]:
+async def predict(body: PredictIn) -> dict[str, object]:
     return {"label": "constant", "length": len(body.text)}
 
 
