@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate deploy bench local-image clean
+.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch local-image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ local-image: ## build (or reuse) the offline Lambda base image textclf/lambda-py
 
 bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json
+
+BATCH_SIZES ?= 10MB,100MB
+bench-batch: setup $(MODEL_LAYER)/model/manifest.json ## S3 batch scoring: rows/s and peak RSS by input size (moto_server)
+	@mkdir -p bench/results
+	$(PY) bench/batch.py --sizes $(BATCH_SIZES) --json bench/results/batch.json
 
 clean: ## remove generated files (venv kept)
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from textclf.batch import BatchProcessingError, S3Input, process_object
+from textclf.batch import BatchProcessingError, S3Input, check_prefixes, process_object
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 
@@ -24,6 +24,7 @@ logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
 
 settings = get_settings()
+check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
 predictor = get_predictor()
 s3 = boto3.client("s3")
 

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import BUNDLED_DATA, LambdaContext
 from tests.integration.conftest import Batch
 from textclf.batch import BatchProcessingError
-from textclf.settings import get_settings
+from textclf.settings import SettingsError, get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -350,3 +350,32 @@ def test_running_out_of_time_publishes_nothing_and_fails(batch: Batch, batch_env
     assert batch.keys("predictions/") == ["predictions/slow.csv.summary.json"]
     summary = batch.summary("predictions/slow.csv.summary.json")
     assert (summary["status"], summary["error"]["reason"]) == ("failed", "time_limit")
+
+
+def test_an_event_for_a_deleted_version_is_skipped_and_writes_nothing(batch: Batch) -> None:
+    body = csv_bytes([["text"], [TEXTS[0]]])
+    key = "incoming/gone.csv"
+    put = batch.put(key, body)
+    batch.s3.delete_object(Bucket=batch.bucket, Key=key, VersionId=put["VersionId"])
+    result = batch.invoke(batch.event(key, put, len(body)))
+    assert result["results"][0]["status"] == "skipped"
+    assert batch.keys("predictions/") == []
+
+
+@pytest.mark.parametrize(
+    ("input_prefix", "output_prefix"),
+    [("incoming/", "incoming/out/"), ("data/", "data/"), ("", "predictions/"), ("in/", "")],
+)
+def test_prefixes_that_could_loop_stop_the_function_at_start_up(
+    batch: Batch, batch_env: pytest.MonkeyPatch, input_prefix: str, output_prefix: str
+) -> None:
+    batch_env.setenv("INPUT_PREFIX", input_prefix)
+    batch_env.setenv("OUTPUT_PREFIX", output_prefix)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match="neither may contain the other"):
+            batch.load()  # at start-up, before any file
+    finally:
+        batch_env.delenv("INPUT_PREFIX")
+        batch_env.delenv("OUTPUT_PREFIX")
+        get_settings.cache_clear()

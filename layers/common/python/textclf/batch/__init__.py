@@ -6,13 +6,14 @@ without Lambda.
 """
 
 from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.process import OutputKeys, S3Input, output_keys, process_object
+from textclf.batch.process import OutputKeys, S3Input, check_prefixes, output_keys, process_object
 
 __all__ = [
     "BatchProcessingError",
     "OutputKeys",
     "S3Input",
     "UnreadableFileError",
+    "check_prefixes",
     "output_keys",
     "process_object",
 ]

@@ -1,0 +1,305 @@
+"""`make bench-batch`: throughput and peak memory of the S3 batch function, by input size.
+
+Each size is a CSV of real texts (the bundled dataset, plus ../shared/datasets when
+present) with an id column. The file is uploaded to a moto server on 127.0.0.1
+(a separate process, so S3's own memory is not counted), then a fresh Python
+process imports ``functions/batch/app.py`` and invokes its handler with an S3 put
+event, exactly as Lambda would, and reports rows/s and peak RSS (its own, and the
+largest scoring worker's). The baseline is a single-process scikit-learn
+``pipeline.predict`` on the same texts, measured in the same run.
+
+    python bench/batch.py [--sizes 10MB,100MB] [--rows N] [--runs 3] [--workers 0] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DATASETS = [
+    ROOT / "training" / "data" / "support_tickets.csv",
+    ROOT.parent / "shared" / "datasets" / "banking77.csv",
+    ROOT.parent / "shared" / "datasets" / "sms_spam.csv",
+]
+BUCKET = "textclf-bench-data"
+MB = 1_000_000
+
+
+def real_texts() -> list[str]:
+    texts: list[str] = []
+    for path in DATASETS:
+        if path.is_file():
+            with path.open(encoding="utf-8", newline="") as fh:
+                texts += [row["text"] for row in csv.DictReader(fh) if row.get("text", "").strip()]
+    return texts
+
+
+def write_input(path: Path, *, size: int | None = None, rows: int | None = None, bad_every: int = 0) -> int:
+    """A CSV (id,text,source) of real texts, up to ``size`` bytes or ``rows`` rows; returns rows.
+
+    With ``bad_every``, every n-th row has an empty text (a row the function must reject).
+    """
+    texts = real_texts()
+    rng = random.Random(42)
+    written = count = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text", "source"])
+        while (size is None or written < size) and (rows is None or count < rows):
+            count += 1
+            text = "" if bad_every and count % bad_every == 0 else rng.choice(texts)
+            writer.writerow([count, text, "bench"])
+            written = fh.tell()
+    return count
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class MotoServer:
+    """``moto_server`` on 127.0.0.1 and a free port, stopped on exit."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> MotoServer:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("moto_server did not start")
+
+    def __exit__(self, *_: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
+def upload(endpoint: str, path: Path, key: str) -> None:
+    client = s3_client(endpoint)
+    try:
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    client.upload_file(str(path), BUCKET, key)
+
+
+def run_child(endpoint: str, key: str, model_dir: Path, workers: int, part_mib: int) -> dict[str, Any]:
+    """Invoke the handler in a fresh interpreter; its JSON report."""
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MODEL_DIR": str(model_dir),
+        "BATCH_WORKERS": str(workers),
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_SERVICE_NAME": "textclf-batch-bench",
+    }
+    command = [sys.executable, __file__, "--child", key, "--part-mib", str(part_mib)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise RuntimeError(f"bench child failed:\n{result.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def child(key: str, part_mib: int) -> None:
+    """Inside the measured process: import the function, invoke it once, print a JSON report."""
+    import importlib.util
+    import resource
+
+    sys.path[:0] = [str(ROOT / "layers" / "common" / "python"), str(ROOT)]
+    import textclf.batch.s3io as s3io
+
+    s3io.PART_SIZE = part_mib * 1024 * 1024
+    spec = importlib.util.spec_from_file_location("batch_app", ROOT / "functions" / "batch" / "app.py")
+    assert spec and spec.loader
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    head = app.s3.head_object(Bucket=BUCKET, Key=key)
+    from tests.helpers import LambdaContext, load_event
+
+    event = load_event("s3-put.json")
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = BUCKET
+    record["object"].update(
+        key=key, size=head["ContentLength"], eTag=head["ETag"].strip('"'), versionId=head.get("VersionId")
+    )
+
+    class Context(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    start = time.perf_counter()
+    result = app.handler(event, Context(function_name="BatchFunction", memory_limit_in_mb=10240))
+    seconds = time.perf_counter() - start
+    rows = result["results"][0]["rows"]
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_s": rows["read"] / seconds,
+                "bytes": head["ContentLength"],
+                "rss_base_mb": base_rss,
+                "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                "workers": app.settings.batch_workers,
+            }
+        )
+    )
+
+
+def sklearn_baseline(model_dir: Path, n: int = 20_000) -> float:
+    """Rows/s of one ``pipeline.predict`` over ``n`` of the same texts, in one process."""
+    code = f"""
+import csv, json, random, sys, time
+sys.path[:0] = [{str(ROOT / "layers" / "common" / "python")!r}, {str(ROOT)!r}]
+from bench.batch import real_texts
+from textclf.model import load_predictor
+texts = real_texts(); rng = random.Random(42)
+sample = [rng.choice(texts) for _ in range({n})]
+pipeline = load_predictor(__import__("pathlib").Path({str(model_dir)!r}), "joblib")._pipeline
+start = time.perf_counter(); pipeline.predict(sample); print(json.dumps({n} / (time.perf_counter() - start)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def measure(
+    *,
+    size: int | None = None,
+    rows: int | None = None,
+    bad_every: int = 0,
+    runs: int = 1,
+    workers: int = 0,
+    part_mib: int = 16,
+    model_dir: Path | None = None,
+    endpoint: str | None = None,
+) -> dict[str, Any]:
+    """Median figures of ``runs`` invocations on one generated file (see the module docstring)."""
+    model_dir = model_dir or Path(os.environ.get("MODEL_DIR", ROOT / "layers" / "model" / "model"))
+    with tempfile.TemporaryDirectory(prefix="textclf-bench-") as tmp:
+        path = Path(tmp) / "input.csv"
+        count = write_input(path, size=size, rows=rows, bad_every=bad_every)
+        key = f"incoming/bench-{path.stat().st_size}.csv"
+        if endpoint is None:
+            with MotoServer() as server:
+                upload(server.url, path, key)
+                reports = [run_child(server.url, key, model_dir, workers, part_mib) for _ in range(runs)]
+        else:
+            upload(endpoint, path, key)
+            reports = [run_child(endpoint, key, model_dir, workers, part_mib) for _ in range(runs)]
+    median = statistics.median
+    return {
+        "rows_generated": count,
+        "bytes": reports[0]["bytes"],
+        "rows": reports[0]["rows"],
+        "rows_per_s": median(r["rows_per_s"] for r in reports),
+        "seconds": median(r["seconds"] for r in reports),
+        "rss_base_mb": median(r["rss_base_mb"] for r in reports),
+        "rss_peak_mb": median(r["rss_peak_mb"] for r in reports),
+        "rss_growth_mb": median(r["rss_peak_mb"] - r["rss_base_mb"] for r in reports),
+        "worker_peak_mb": median(r["worker_peak_mb"] for r in reports),
+        "runs": runs,
+    }
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    for unit, factor in (("GB", 1000 * MB), ("MB", MB), ("KB", 1000)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10MB,100MB", help="comma-separated input sizes (e.g. 10MB,1GB)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (median reported)")
+    parser.add_argument("--workers", type=int, default=0, help="BATCH_WORKERS (0 = one per CPU)")
+    parser.add_argument("--part-mib", type=int, default=16)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--child", metavar="KEY", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.part_mib)
+        return
+
+    model_dir = Path(os.environ.get("MODEL_DIR", ROOT / "layers" / "model" / "model"))
+    cpus = len(os.sched_getaffinity(0))
+    print(f"batch bench: {cpus} CPUs, model {model_dir}, {args.runs} run(s) per size (median)")
+    baseline = statistics.median(sklearn_baseline(model_dir) for _ in range(3))
+    print(f"baseline: single-process scikit-learn pipeline.predict = {baseline:,.0f} rows/s")
+    results = {}
+    header = f"{'input':>8} {'rows':>11} {'rows/s':>9} {'x baseline':>10} {'seconds':>8} "
+    header += f"{'peak RSS MB':>11} {'RSS growth MB':>13} {'worker peak MB':>14}"
+    print(header)
+    for size_text in args.sizes.split(","):
+        figures = measure(
+            size=parse_size(size_text), runs=args.runs, workers=args.workers, part_mib=args.part_mib
+        )
+        figures["baseline_rows_per_s"] = baseline
+        results[size_text] = figures
+        print(
+            f"{size_text:>8} {figures['rows']['read']:>11,} {figures['rows_per_s']:>9,.0f} "
+            f"{figures['rows_per_s'] / baseline:>10.2f} {figures['seconds']:>8.1f} "
+            f"{figures['rss_peak_mb']:>11.0f} {figures['rss_growth_mb']:>13.0f} "
+            f"{figures['worker_peak_mb']:>14.0f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"cpus": cpus, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
