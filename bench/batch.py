@@ -221,7 +221,7 @@ def measure(
     bad_every: int = 0,
     runs: int = 1,
     workers: int = 0,
-    part_mib: int = 16,
+    part_mib: int = 8,
     model_dir: Path | None = None,
     endpoint: str | None = None,
 ) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10MB,100MB", help="comma-separated input sizes (e.g. 10MB,1GB)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (median reported)")
     parser.add_argument("--workers", type=int, default=0, help="BATCH_WORKERS (0 = one per CPU)")
-    parser.add_argument("--part-mib", type=int, default=16)
+    parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", metavar="KEY", help=argparse.SUPPRESS)
     args = parser.parse_args()

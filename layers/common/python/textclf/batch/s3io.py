@@ -12,7 +12,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-PART_SIZE = 16 * 1024 * 1024  # S3: >= 5 MiB per part (except the last), <= 10,000 parts
+PART_SIZE = 8 * 1024 * 1024  # S3: >= 5 MiB per part (except the last), <= 10,000 parts (80 GiB)
 
 
 class S3Upload:
@@ -26,17 +26,26 @@ class S3Upload:
         self.key = key
         self._content_type = content_type
         self._part_size = part_size or PART_SIZE
-        self._buffer = bytearray()
+        # pieces as written, joined once per part: at most one part plus its joined copy in memory
+        self._pieces: list[bytes] = []
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
-        self._buffer += data
+        if not data:
+            return
+        self._pieces.append(data)
+        self._buffered += len(data)
         self.bytes_written += len(data)
-        if len(self._buffer) >= self._part_size:
-            self._upload_part(bytes(self._buffer[: self._part_size]))
-            del self._buffer[: self._part_size]
+        if self._buffered >= self._part_size:
+            self._upload_part(self._take())
+
+    def _take(self) -> bytes:
+        body = b"".join(self._pieces)
+        self._pieces, self._buffered = [], 0
+        return body
 
     def _upload_part(self, body: bytes) -> None:
         if self._upload_id is None:
@@ -49,27 +58,28 @@ class S3Upload:
             Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
         )
         self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
+        if number % 1000 == 0:  # S3 allows 10,000 parts: grow them so that no output is too big
+            self._part_size *= 2
 
     def complete(self) -> None:
         """Publish the object (all of it, at once)."""
         if self._upload_id is None:
             self._client.put_object(
-                Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
+                Bucket=self._bucket, Key=self.key, Body=self._take(), ContentType=self._content_type
             )
-        else:
-            if self._buffer or not self._parts:
-                self._upload_part(bytes(self._buffer))
-            self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=self.key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-        self._buffer = bytearray()
+            return
+        if self._buffered:
+            self._upload_part(self._take())
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
 
     def abort(self) -> None:
         """Drop everything written so far; nothing appears under the key."""
-        self._buffer = bytearray()
+        self._pieces, self._buffered = [], 0
         if self._upload_id is None:
             return
         try:
