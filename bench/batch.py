@@ -8,7 +8,10 @@ event, exactly as Lambda would, and reports rows/s and peak RSS (its own, and th
 largest scoring worker's). The baseline is a single-process scikit-learn
 ``pipeline.predict`` on the same texts, measured in the same run.
 
-    python bench/batch.py [--sizes 10MB,100MB] [--rows N] [--runs 3] [--workers 0] [--json FILE]
+    python bench/batch.py [--sizes 10MB,100MB] [--runs 3] [--workers 0] [--json FILE]
+
+Throughput (rows/s, and its ratio to the baseline) is measured on the first size,
+with baseline, in-process and parallel runs interleaved; memory on every size.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -198,20 +203,56 @@ def child(key: str, part_mib: int) -> None:
     )
 
 
-def sklearn_baseline(model_dir: Path, n: int = 20_000) -> float:
-    """Rows/s of one ``pipeline.predict`` over ``n`` of the same texts, in one process."""
+def sklearn_baseline(model_dir: Path, path: Path, n: int = 20_000) -> float:
+    """Rows/s of one single-process ``pipeline.predict`` over the first ``n`` texts of ``path``."""
     code = f"""
-import csv, json, random, sys, time
+import csv, itertools, json, sys, time
+from pathlib import Path
 sys.path[:0] = [{str(ROOT / "layers" / "common" / "python")!r}, {str(ROOT)!r}]
-from bench.batch import real_texts
 from textclf.model import load_predictor
-texts = real_texts(); rng = random.Random(42)
-sample = [rng.choice(texts) for _ in range({n})]
-pipeline = load_predictor(__import__("pathlib").Path({str(model_dir)!r}), "joblib")._pipeline
-start = time.perf_counter(); pipeline.predict(sample); print(json.dumps({n} / (time.perf_counter() - start)))
+with open({str(path)!r}, encoding="utf-8", newline="") as fh:
+    texts = [row["text"] for row in itertools.islice(csv.DictReader(fh), {n})]
+pipeline = load_predictor(Path({str(model_dir)!r}), "joblib")._pipeline
+start = time.perf_counter()
+pipeline.predict(texts)
+print(json.dumps(len(texts) / (time.perf_counter() - start)))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def staged_input(
+    *, size: int | None = None, rows: int | None = None, bad_every: int = 0, endpoint: str | None = None
+) -> Iterator[tuple[str, str, Path]]:
+    """A generated CSV uploaded to S3 (to a moto server started here unless ``endpoint`` is given)."""
+    with tempfile.TemporaryDirectory(prefix="textclf-bench-") as tmp, ExitStack() as stack:
+        path = Path(tmp) / "input.csv"
+        write_input(path, size=size, rows=rows, bad_every=bad_every)
+        key = f"incoming/bench-{path.stat().st_size}.csv"
+        if endpoint is None:
+            endpoint = stack.enter_context(MotoServer()).url
+        upload(endpoint, path, key)
+        yield endpoint, key, path
+
+
+def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    median = statistics.median
+    return {
+        "bytes": reports[0]["bytes"],
+        "rows": reports[0]["rows"],
+        "rows_per_s": median(r["rows_per_s"] for r in reports),
+        "seconds": median(r["seconds"] for r in reports),
+        "rss_base_mb": median(r["rss_base_mb"] for r in reports),
+        "rss_peak_mb": median(r["rss_peak_mb"] for r in reports),
+        "rss_growth_mb": median(r["rss_peak_mb"] - r["rss_base_mb"] for r in reports),
+        "worker_peak_mb": median(r["worker_peak_mb"] for r in reports),
+        "runs": len(reports),
+    }
+
+
+def default_model_dir() -> Path:
+    return Path(os.environ.get("MODEL_DIR", ROOT / "layers" / "model" / "model"))
 
 
 def measure(
@@ -226,31 +267,9 @@ def measure(
     endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Median figures of ``runs`` invocations on one generated file (see the module docstring)."""
-    model_dir = model_dir or Path(os.environ.get("MODEL_DIR", ROOT / "layers" / "model" / "model"))
-    with tempfile.TemporaryDirectory(prefix="textclf-bench-") as tmp:
-        path = Path(tmp) / "input.csv"
-        count = write_input(path, size=size, rows=rows, bad_every=bad_every)
-        key = f"incoming/bench-{path.stat().st_size}.csv"
-        if endpoint is None:
-            with MotoServer() as server:
-                upload(server.url, path, key)
-                reports = [run_child(server.url, key, model_dir, workers, part_mib) for _ in range(runs)]
-        else:
-            upload(endpoint, path, key)
-            reports = [run_child(endpoint, key, model_dir, workers, part_mib) for _ in range(runs)]
-    median = statistics.median
-    return {
-        "rows_generated": count,
-        "bytes": reports[0]["bytes"],
-        "rows": reports[0]["rows"],
-        "rows_per_s": median(r["rows_per_s"] for r in reports),
-        "seconds": median(r["seconds"] for r in reports),
-        "rss_base_mb": median(r["rss_base_mb"] for r in reports),
-        "rss_peak_mb": median(r["rss_peak_mb"] for r in reports),
-        "rss_growth_mb": median(r["rss_peak_mb"] - r["rss_base_mb"] for r in reports),
-        "worker_peak_mb": median(r["worker_peak_mb"] for r in reports),
-        "runs": runs,
-    }
+    model_dir = model_dir or default_model_dir()
+    with staged_input(size=size, rows=rows, bad_every=bad_every, endpoint=endpoint) as (url, key, _):
+        return summarize([run_child(url, key, model_dir, workers, part_mib) for _ in range(runs)])
 
 
 def parse_size(text: str) -> int:
@@ -266,7 +285,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="10MB,100MB", help="comma-separated input sizes (e.g. 10MB,1GB)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per size (median reported)")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs for the throughput figures")
     parser.add_argument("--workers", type=int, default=0, help="BATCH_WORKERS (0 = one per CPU)")
     parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -276,29 +295,45 @@ def main() -> None:
         child(args.child, args.part_mib)
         return
 
-    model_dir = Path(os.environ.get("MODEL_DIR", ROOT / "layers" / "model" / "model"))
+    model_dir = default_model_dir()
     cpus = len(os.sched_getaffinity(0))
-    print(f"batch bench: {cpus} CPUs, model {model_dir}, {args.runs} run(s) per size (median)")
-    baseline = statistics.median(sklearn_baseline(model_dir) for _ in range(3))
-    print(f"baseline: single-process scikit-learn pipeline.predict = {baseline:,.0f} rows/s")
-    results = {}
-    header = f"{'input':>8} {'rows':>11} {'rows/s':>9} {'x baseline':>10} {'seconds':>8} "
-    header += f"{'peak RSS MB':>11} {'RSS growth MB':>13} {'worker peak MB':>14}"
-    print(header)
-    for size_text in args.sizes.split(","):
-        figures = measure(
-            size=parse_size(size_text), runs=args.runs, workers=args.workers, part_mib=args.part_mib
-        )
-        figures["baseline_rows_per_s"] = baseline
-        results[size_text] = figures
+    sizes = args.sizes.split(",")
+    print(f"batch bench: {cpus} CPUs, model {model_dir}")
+    print(f"\nthroughput on {sizes[0]} (medians of {args.runs} interleaved runs, same texts):")
+    baselines: list[float] = []
+    inline_runs: list[dict[str, Any]] = []
+    parallel_runs: list[dict[str, Any]] = []
+    with staged_input(size=parse_size(sizes[0])) as (url, key, path):
+        for _ in range(args.runs):
+            baselines.append(sklearn_baseline(model_dir, path))
+            inline_runs.append(run_child(url, key, model_dir, 1, args.part_mib))
+            parallel_runs.append(run_child(url, key, model_dir, args.workers, args.part_mib))
+    baseline = statistics.median(baselines)
+    inline, parallel = summarize(inline_runs), summarize(parallel_runs)
+    print(f"  {'scikit-learn pipeline.predict, 1 process (baseline)':<52}{baseline:>9,.0f} rows/s")
+    for name, fig in (
+        ("batch function, in-process (BATCH_WORKERS=1)", inline),
+        (f"batch function, {cpus} scoring workers", parallel),
+    ):
+        ratio = fig["rows_per_s"] / baseline
+        print(f"  {name:<52}{fig['rows_per_s']:>9,.0f} rows/s  {ratio:.2f} x baseline")
+
+    print("\nby input size (one scoring worker per CPU):")
+    print(
+        f"{'input':>8} {'rows':>11} {'rows/s':>9} {'seconds':>8} {'peak RSS MB':>11} "
+        f"{'RSS growth MB':>13} {'worker peak MB':>14}"
+    )
+    results = {sizes[0]: parallel}
+    for size_text in sizes[1:]:
+        results[size_text] = measure(size=parse_size(size_text), workers=args.workers, part_mib=args.part_mib)
+    for size_text, fig in results.items():
         print(
-            f"{size_text:>8} {figures['rows']['read']:>11,} {figures['rows_per_s']:>9,.0f} "
-            f"{figures['rows_per_s'] / baseline:>10.2f} {figures['seconds']:>8.1f} "
-            f"{figures['rss_peak_mb']:>11.0f} {figures['rss_growth_mb']:>13.0f} "
-            f"{figures['worker_peak_mb']:>14.0f}"
+            f"{size_text:>8} {fig['rows']['read']:>11,} {fig['rows_per_s']:>9,.0f} {fig['seconds']:>8.1f} "
+            f"{fig['rss_peak_mb']:>11.0f} {fig['rss_growth_mb']:>13.0f} {fig['worker_peak_mb']:>14.0f}"
         )
     if args.json:
-        args.json.write_text(json.dumps({"cpus": cpus, "results": results}, indent=2))
+        out = {"cpus": cpus, "baseline_rows_per_s": baseline, "inline": inline, "by_size": results}
+        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
