@@ -172,6 +172,27 @@ def test_other_unicode_tables_or_python_fall_back_to_joblib(model_copy: Path, ch
     assert load_predictor(model_copy).backend == "joblib"
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda spec: spec.pop("head"), "is malformed: KeyError"),
+        (lambda spec: spec["head"]["members"][0]["calibration"]["targets"].append(0), "do not fit"),
+        (
+            lambda spec: spec["head"]["members"][0]["calibration"]["targets"].__setitem__(0, 99),
+            "outside the classes",
+        ),
+        (lambda spec: spec["vectorizers"][0].update(analyzer="sentencepiece"), "unsupported analyzer"),
+        (lambda spec: spec["vectorizers"][1].update(n_features=7), "expected 7 distinct terms"),
+        (lambda spec: spec.update(classes=["a", "b"]), "classes differ"),
+    ],
+    ids=["no-head", "calibration-width", "calibration-target", "analyzer", "vocabulary-size", "classes"],
+)
+def test_malformed_spec_is_a_clear_load_error(model_copy: Path, change, message: str) -> None:
+    rewrite_spec(model_copy, change)
+    with pytest.raises(lean.ModelLoadError, match=message):
+        load_predictor(model_copy, "lean")
+
+
 def test_pickled_array_is_refused(model_copy: Path, tmp_path: Path) -> None:
     """Even with a matching hash, an object array (a pickle inside .npy) is never loaded."""
     manifest = json.loads((model_copy / "manifest.json").read_text())

@@ -12,10 +12,11 @@ n-grams, same order of summation where it matters), and training refuses to ship
 the lean files unless they reproduce the pipeline's labels exactly and its scores
 to within 1e-9.
 
-Scoring a batch: every vectorizer turns the texts into (row, column, count)
-triples, counted with ``np.unique``; TF, IDF, norm and weight are applied to the
-value arrays; the product with the coefficients gathers the coefficient rows of
-the non-zero columns and sums them per text with ``np.add.reduceat``.
+Scoring a batch: the vectorizers map each text to columns of the whole feature
+space, one ``np.unique`` counts them into (row, column, count) triples in CSR
+order, and TF, IDF, norm and weight are applied block by block to the value
+array; the product with the coefficients gathers the coefficient rows of the
+non-zero columns and sums them per text with ``np.add.reduceat``.
 """
 
 from __future__ import annotations
@@ -352,10 +353,18 @@ class Member:
         self.n_classes = int(spec.get("n_classes", 0))
         if self.kind == "ovo" and (stop - start) != max(1, self.n_classes * (self.n_classes - 1) // 2):
             raise ModelLoadError("lean model: one-vs-one column count does not match its classes")
+        # width of the decision function: one-vs-one margins become one column per class
+        self.width = self.n_classes if self.kind == "ovo" and self.n_classes > 2 else stop - start
         calibration = spec.get("calibration")
         self.targets: list[int] = []
         if calibration is not None:
             self.targets = [int(t) for t in calibration["targets"]]
+            if (
+                not self.targets
+                or len(self.targets) > self.width
+                or len(set(self.targets)) != len(self.targets)
+            ):
+                raise ModelLoadError("lean model: calibration targets do not fit the decision columns")
             self.a = _floats(calibration["a"], len(self.targets), "calibration a")
             self.b = _floats(calibration["b"], len(self.targets), "calibration b")
 
@@ -403,8 +412,13 @@ class Head:
         for member in self.members:
             if any(not 0 <= t < n_classes for t in member.targets):
                 raise ModelLoadError("lean model: calibration target outside the classes")
+            if self.calibrated != bool(member.targets):
+                raise ModelLoadError("lean model: calibration given for some members only")
         if self.link not in ("decision", "logistic", "softmax", "calibrated"):
             raise ModelLoadError(f"lean model: unknown link {self.link!r}")
+        width = self.members[0].width
+        if not self.calibrated and not (width == n_classes or (width == 1 and n_classes == 2)):
+            raise ModelLoadError(f"lean model: {width} decision columns for {n_classes} classes")
 
     def scores(self, raw: Floats) -> Floats:
         if self.calibrated:
@@ -605,7 +619,7 @@ def load(model_dir: Path, manifest: dict[str, Any]) -> LeanPredictor:
         )
     try:
         return _build(model_dir, manifest, spec)
-    except (KeyError, TypeError, ValueError, re.error) as exc:
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, re.error) as exc:
         raise ModelLoadError(f"{model_dir / spec_name} is malformed: {type(exc).__name__}: {exc}") from None
 
 
