@@ -72,6 +72,7 @@ ADVERSARIAL_TEXTS: tuple[str, ...] = (
     "שלום, ההזמנה שלי לא הגיעה",
     "\u202eright-to-left override\u202c and \u200fmark",
     "\u00a0no\u00a0break\u2003em\u3000ideographic\u2028line\u2029para",
+    "sep\x1carators\x1d\x1e\x1fand\x85next\u1680ogham\u202fnarrow\u205fmath \u180emongolian",
     "zero\u200bwidth\u200cnon\u200djoiner\ufeffbom",
     "１２３ ＡＢＣ ｆｕｌｌｗｉｄｔｈ",
     "Ⅻ ½ ² ³ numerals ٣٤٥",

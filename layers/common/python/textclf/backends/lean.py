@@ -55,7 +55,7 @@ CHUNK_TEXTS = 1024
 WORD_CACHE_SIZE = 1 << 14
 MAX_CACHED_WORD = 40
 
-# scikit-learn's _VectorizerMixin collapses runs of whitespace before char n-grams.
+# scikit-learn's _VectorizerMixin collapses runs of whitespace before character n-grams.
 _WHITE_SPACES = re.compile(r"\s\s+")
 
 
@@ -177,10 +177,11 @@ class Vectorizer:
         return self._lookup(word_ngrams(tokens, self._min_n, self._max_n))
 
     def _char_wb_columns(self, text: str) -> list[int]:
-        text = _WHITE_SPACES.sub(" ", self._preprocess(text))
+        # scikit-learn first collapses whitespace runs with re's \s, which matches exactly
+        # the characters str.split() splits on, so the words are the same without it
         cache = self._word_cache
         columns: list[int] = []
-        for word in text.split():
+        for word in self._preprocess(text).split():
             cols = cache.get(word)
             if cols is None:
                 cols = tuple(self._lookup(char_wb_ngrams(word, self._min_n, self._max_n)))
