@@ -11,12 +11,22 @@ DATA ?= training/data/support_tickets.csv
 MODEL_LAYER ?= layers/model
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# sam local (samconfig.toml sets the image, --skip-pull-image and warm containers)
+EVENT ?= tests/events/apigw-v2-predict.json
+FUNCTION ?= ApiFunction
+LOCAL_API_PORT ?= 3000
+LOCAL_TEMPLATE := .aws-sam/build/template.local.yaml
+# sam looks for samconfig.toml beside the template it is given, so name ours explicitly
+SAM_LOCAL := $(BIN)/sam local
+SAMCONFIG := --config-file $(CURDIR)/samconfig.toml
+MODEL_BACKEND = $$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
 # sam needs python3.13 on PATH for `sam build`; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch local-image clean
+.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch local-image \
+	local-template invoke local-api clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +79,19 @@ deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
 
 local-image: ## build (or reuse) the offline Lambda base image textclf/lambda-python:3.13
 	scripts/local-image.sh
+
+# sam local skips layers attached with !If, so it runs on a copy of the built template with the
+# model's ModelBackend resolved (scripts/sam_local_template.py).
+local-template: local-image build
+	$(PY) scripts/sam_local_template.py .aws-sam/build/template.yaml $(LOCAL_TEMPLATE) ModelBackend=$(MODEL_BACKEND)
+
+invoke: local-template ## sam local invoke: print the API's JSON response to EVENT (no network needed)
+	@$(SAM_LOCAL) invoke $(SAMCONFIG) $(FUNCTION) --template-file $(LOCAL_TEMPLATE) --event $(EVENT) \
+	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
+
+local-api: local-template ## sam local start-api on 127.0.0.1:3000 (warm containers)
+	$(SAM_LOCAL) start-api $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_API_PORT) \
+	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
 
 bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json
