@@ -15,6 +15,7 @@ PORT ?= 8000
 EVENT ?= tests/events/apigw-v2-predict.json
 FUNCTION ?= ApiFunction
 LOCAL_API_PORT ?= 3000
+LOCAL_LAMBDA_PORT ?= 3001
 LOCAL_TEMPLATE := .aws-sam/build/template.local.yaml
 # sam looks for samconfig.toml beside the template it is given, so name ours explicitly
 SAM_LOCAL := $(BIN)/sam local
@@ -26,7 +27,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch local-image \
-	local-template invoke local-api clean
+	local-template invoke local-api local-lambda clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -91,6 +92,10 @@ invoke: local-template ## sam local invoke: print the API's JSON response to EVE
 
 local-api: local-template ## sam local start-api on 127.0.0.1:3000 (warm containers)
 	$(SAM_LOCAL) start-api $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_API_PORT) \
+	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
+
+local-lambda: local-template ## sam local start-lambda on 127.0.0.1:3001 (the Lambda invoke API, for SDKs)
+	$(SAM_LOCAL) start-lambda $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_LAMBDA_PORT) \
 	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
 
 bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
