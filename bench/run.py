@@ -217,6 +217,54 @@ def size_benchmarks(report: Report, build: bool) -> None:
     }
 
 
+def batch_benchmarks(report: Report, model_dir: Path, runs: int, sizes: list[str]) -> None:
+    """The S3 scoring path (bench/batch.py): rows/s against scikit-learn, and peak RSS by size."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_batch", BENCH / "batch.py")
+    assert spec and spec.loader
+    batch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(batch)
+    baselines, inline, parallel = [], [], []
+    with batch.staged_input(size=batch.parse_size(sizes[0])) as (url, key, path):
+        for _ in range(runs):  # interleaved, so machine load hits all three alike
+            baselines.append(batch.sklearn_baseline(model_dir, path))
+            inline.append(batch.run_child(url, key, model_dir, 1, 8))
+            parallel.append(batch.run_child(url, key, model_dir, 0, 8))
+    base = statistics.median(baselines)
+    one, many = batch.summarize(inline), batch.summarize(parallel)
+    report.add(
+        Row(
+            f"batch scoring, S3 path, {many['rows']['read']:,} rows ({sizes[0]}), all vCPUs",
+            many["rows_per_s"],
+            base,
+            "rows/s",
+            "sklearn predict",
+            ">= 2 x sklearn",
+            many["rows_per_s"] >= 2 * base,
+            note=f"{os.cpu_count()} vCPUs",
+        )
+    )
+    report.add(Row("batch scoring, one process", one["rows_per_s"], base, "rows/s", "sklearn predict"))
+    by_size = {sizes[0]: many}
+    for size in sizes[1:]:
+        by_size[size] = batch.measure(size=batch.parse_size(size), model_dir=model_dir)
+    peaks = {size: fig["rss_peak_mb"] for size, fig in by_size.items()}
+    first, last = peaks[sizes[0]], peaks[sizes[-1]]
+    report.add(
+        Row(
+            f"batch peak RSS, {sizes[-1]} input",
+            last,
+            first,
+            "MB",
+            f"{sizes[0]} input",
+            "flat in file size (<= 1.25 x)",
+            last <= 1.25 * first,
+        )
+    )
+    report.info["batch"] = {"baseline_rows_per_s": base, "inline": one, "by_size": by_size}
+
+
 IMAGE = "textclf/lambda-python:3.13"
 CONTAINER_PROBE = """
 import json, sys, time
@@ -360,6 +408,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000, help="calls per warm-latency run")
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke test")
     parser.add_argument("--skip-build", action="store_true", help="use the existing .aws-sam/build")
+    parser.add_argument("--batch-sizes", default="10MB,100MB", help="input sizes for the batch figures")
+    parser.add_argument("--skip-batch", action="store_true", help="leave out the S3 batch figures")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "layers" / "model" / "model")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
@@ -383,6 +433,9 @@ def main() -> int:
     )
     print("API:", flush=True)
     api_benchmarks(report, args.model_dir, runs, calls)
+    if not args.skip_batch:
+        print("Batch:", flush=True)
+        batch_benchmarks(report, args.model_dir, max(3, runs // 2), args.batch_sizes.split(","))
     print("Size:", flush=True)
     size_benchmarks(report, build=not args.skip_build)
     print("sam local container:", flush=True)
