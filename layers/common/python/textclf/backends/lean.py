@@ -13,7 +13,7 @@ the lean files unless they reproduce the pipeline's labels exactly and its score
 to within 1e-9.
 
 Scoring a batch: the vectorizers map each text to columns of the whole feature
-space, one ``np.unique`` counts them into (row, column, count) triples in CSR
+space, one sort counts them into (row, column, count) triples in CSR
 order, and TF, IDF, norm and weight are applied block by block to the value
 array; the product with the coefficients gathers the coefficient rows of the
 non-zero columns and sums them per text with ``np.add.reduceat``.
@@ -221,7 +221,11 @@ class Features:
         self._binary = np.array([v.binary for v in vectorizers])
         self._sublinear = np.array([v.sublinear_tf for v in vectorizers])
         self._norm = np.array([NORMS.index(v.norm) for v in vectorizers])
-        self._norms = sorted({v.norm for v in vectorizers if v.norm is not None})
+        # (norm, code, whether every block uses it) for each norm in use
+        self._norm_plan = [
+            (norm, NORMS.index(norm), all(v.norm == norm for v in vectorizers))
+            for norm in sorted({v.norm for v in vectorizers if v.norm is not None})
+        ]
         self._weight = None
         if any(v.weight is not None for v in vectorizers):
             self._weight = np.array([1.0 if v.weight is None else v.weight for v in vectorizers])
@@ -237,8 +241,19 @@ class Features:
                 flat += columns(text)
             lengths.append(len(flat) - before)
         n_cols = self.n_features
-        rows_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        keys, counts = np.unique(rows_of * n_cols + np.asarray(flat, dtype=np.int64), return_counts=True)
+        keys = np.asarray(flat, dtype=np.int64)
+        if len(texts) > 1:
+            keys += np.repeat(np.arange(len(texts), dtype=np.int64) * n_cols, lengths)
+        if not len(keys):
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        # count equal (row, column) keys: sort, then the length of each run
+        keys.sort()
+        starts = run_starts(keys)
+        counts = np.empty(len(starts), dtype=np.int64)
+        counts[:-1] = starts[1:] - starts[:-1]
+        counts[-1] = len(keys) - starts[-1]
+        keys = keys[starts]
         rows = keys // n_cols
         cols = keys - rows * n_cols
         block = np.searchsorted(self._bounds, cols, side="right") if self.n_blocks > 1 else None
@@ -248,10 +263,8 @@ class Features:
         if self._idf is not None:
             values *= self._idf[cols]
         group = rows if block is None else rows * self.n_blocks + block
-        for norm in self._norms:
-            code = NORMS.index(norm)
-            uniform = block is None or bool((self._norm == code).all())
-            selected = None if uniform else (self._norm[block] == code)
+        for norm, code, uniform in self._norm_plan:
+            selected = None if uniform or block is None else (self._norm[block] == code)
             _normalise(norm, group, values, len(texts) * self.n_blocks, selected)
         if self._weight is not None and block is not None:
             values *= self._weight[block]
@@ -277,6 +290,14 @@ class Features:
         values[selected] = transform(values[selected])
 
 
+def run_starts(values: Ints) -> Ints:
+    """Indices where a run of equal values begins in a sorted, non-empty array."""
+    change = np.empty(len(values), dtype=bool)
+    change[0] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
 def _normalise(norm: str, group: Ints, values: Floats, n_groups: int, selected: Any) -> None:
     """Scale each group's values (one text in one block) to unit norm, in place.
 
@@ -290,7 +311,7 @@ def _normalise(norm: str, group: Ints, values: Floats, n_groups: int, selected: 
     elif norm == "l1":
         norms = np.bincount(g, weights=np.abs(v), minlength=n_groups)
     else:  # "max": the largest absolute value per group
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        starts = run_starts(g)
         norms = np.zeros(n_groups)
         norms[g[starts]] = np.maximum.reduceat(np.abs(v), starts)
     per_value = norms[g]
@@ -482,8 +503,10 @@ class LeanPredictor:
         out = np.zeros((n, self._coef.shape[1]))
         if len(rows) == 0:
             return out
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
+        starts = run_starts(rows)
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:]
+        ends[-1] = len(rows)
         first = 0
         while first < len(starts):
             limit = starts[first] + self._max_gather
