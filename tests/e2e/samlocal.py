@@ -74,7 +74,8 @@ def docker_problem() -> str | None:
     except subprocess.TimeoutExpired:
         return "docker engine not answering (`docker info` timed out)"
     if info.returncode != 0:
-        return f"docker engine not reachable: {info.stderr.strip().splitlines()[-1:] or ['?']}"
+        last = (info.stderr.strip().splitlines() or ["`docker info` failed"])[-1]
+        return f"docker engine not reachable: {last}"
     if docker("image", "inspect", IMAGE, check=False).returncode != 0:
         return f"Lambda base image {IMAGE} missing (run `make local-image`)"
     return None
