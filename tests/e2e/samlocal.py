@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,6 @@ class SamBuild:
     backend: str
     suffix: str
     workdir: Path
-    logs: list[Path] = field(default_factory=list)
 
     @property
     def derived_image(self) -> str:
@@ -165,7 +164,6 @@ class SamBuild:
     def serve(self, command: str, port: int, *extra: str) -> Iterator[Path]:
         """``sam local start-api|start-lambda`` on 127.0.0.1:PORT with warm containers; yields its log."""
         log_path = self.workdir / f"{command}-{port}.log"
-        self.logs.append(log_path)
         argv = [
             sam_bin(),
             "local",

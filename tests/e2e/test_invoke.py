@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.e2e.checks import BAD_REQUESTS, check_prediction, check_problem, proxy_result
-from tests.e2e.samlocal import SamBuild
+from tests.e2e.samlocal import SamBuild, docker
 from tests.helpers import load_event, with_body
 
 pytestmark = [pytest.mark.samlocal, pytest.mark.usefixtures("docker_required")]
@@ -26,6 +26,8 @@ def test_predict_v2(sam_build: SamBuild) -> None:
     check_prediction(json.loads(body), classes_of(sam_build), label="billing")
     # the user's text is never logged by default
     assert "charged twice" not in log
+    # the image SAM derived for this session is the one the session removes at the end
+    assert docker("image", "inspect", sam_build.derived_image, check=False).returncode == 0, log
 
 
 def test_predict_batch_v2(sam_build: SamBuild) -> None:
