@@ -183,16 +183,22 @@ def child(key: str, part_mib: int) -> None:
         def get_remaining_time_in_millis(self) -> int:
             return 900_000
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     result = app.handler(event, Context(function_name="BatchFunction", memory_limit_in_mb=10240))
     seconds = time.perf_counter() - start
     rows = result["results"][0]["rows"]
+    after, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    cpu += workers.ru_utime + workers.ru_stime
     print(
         json.dumps(
             {
                 "rows": rows,
                 "seconds": seconds,
                 "rows_per_s": rows["read"] / seconds,
+                "cpu_ms_per_1000_rows": 1e6 * cpu / rows["read"],
+                "cpu_share": cpu / seconds,
                 "bytes": head["ContentLength"],
                 "rss_base_mb": base_rss,
                 "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -243,6 +249,8 @@ def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "rows": reports[0]["rows"],
         "rows_per_s": median(r["rows_per_s"] for r in reports),
         "seconds": median(r["seconds"] for r in reports),
+        "cpu_ms_per_1000_rows": median(r["cpu_ms_per_1000_rows"] for r in reports),
+        "cpu_share": median(r["cpu_share"] for r in reports),
         "rss_base_mb": median(r["rss_base_mb"] for r in reports),
         "rss_peak_mb": median(r["rss_peak_mb"] for r in reports),
         "rss_growth_mb": median(r["rss_peak_mb"] - r["rss_base_mb"] for r in reports),
@@ -316,7 +324,10 @@ def main() -> None:
         (f"batch function, {cpus} scoring workers", parallel),
     ):
         ratio = fig["rows_per_s"] / baseline
-        print(f"  {name:<52}{fig['rows_per_s']:>9,.0f} rows/s  {ratio:.2f} x baseline")
+        print(
+            f"  {name:<52}{fig['rows_per_s']:>9,.0f} rows/s  {ratio:.2f} x baseline   "
+            f"CPU {fig['cpu_ms_per_1000_rows']:.0f} ms / 1000 rows, {fig['cpu_share']:.2f} CPUs busy"
+        )
 
     print("\nby input size (one scoring worker per CPU):")
     print(
