@@ -1,24 +1,87 @@
-"""Metrics of a fitted model on labelled texts."""
+"""Metrics of a fitted pipeline on labelled texts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from textclf.backends.joblib_backend import load as load_joblib
+from textclf.errors import TextClfError
+from textclf.manifest import read_manifest
+from training.data import load_dataset
+from training.errors import DataError, TrainingError
+from training.pipeline import decision_scores
 
 
-def evaluate(model: Any, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and per-class precision/recall/F1/support."""
-    predicted = model.predict(list(texts))
-    classes = [str(c) for c in model.classes_]
+@dataclass
+class Scored:
+    """What evaluation needs from a model run over a labelled set."""
+
+    classes: list[str]
+    labels: list[str]
+    predicted: list[str]
+    decision: np.ndarray  # raw decision function, (n, n_classes), for ROC curves
+
+    def truth_matrix(self) -> np.ndarray:
+        """One column per class: 1 where the true label is that class."""
+        y = np.asarray(self.labels, dtype=object)
+        return np.column_stack([(y == c).astype(np.int8) for c in self.classes])
+
+
+def score(pipeline: Any, texts: Sequence[str], labels: Sequence[str]) -> Scored:
+    """Predict ``texts`` with ``pipeline`` (calibrated) and keep its raw margins for ROC."""
+    items = list(texts)
+    return Scored(
+        classes=[str(c) for c in pipeline.classes_],
+        labels=[str(label) for label in labels],
+        predicted=[str(p) for p in pipeline.predict(items)],
+        decision=decision_scores(pipeline, items),
+    )
+
+
+def roc_auc(scored: Scored) -> tuple[float | None, dict[str, float]]:
+    """ROC-AUC of the raw decision function: the positive class's for a binary model,
+    the macro average of one-vs-rest AUCs for more classes (classes whose AUC is
+    undefined on this set, having no positive or no negative example, are left out)."""
+    truth = scored.truth_matrix()
+    per_class: dict[str, float] = {}
+    for i, c in enumerate(scored.classes):
+        positives = int(truth[:, i].sum())
+        if 0 < positives < len(truth):
+            per_class[c] = round(float(roc_auc_score(truth[:, i], scored.decision[:, i])), 6)
+    if len(scored.classes) == 2:
+        positive = scored.classes[1]
+        return per_class.get(positive), per_class
+    if not per_class:
+        return None, per_class
+    return round(float(np.mean(list(per_class.values()))), 6), per_class
+
+
+def metrics_of(scored: Scored) -> dict[str, Any]:
+    """Accuracy, macro-F1, ROC-AUC, per-class precision/recall/F1/support, confusion matrix."""
+    classes, labels, predicted = scored.classes, scored.labels, scored.predicted
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=classes, zero_division=0
     )
+    auc, auc_per_class = roc_auc(scored)
     return {
         "accuracy": round(float(accuracy_score(labels, predicted)), 6),
-        "macro_f1": round(float(f1_score(labels, predicted, average="macro", zero_division=0)), 6),
+        "macro_f1": round(
+            float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)), 6
+        ),
+        "roc_auc": auc,
+        "roc_auc_kind": "binary" if len(classes) == 2 else "one-vs-rest macro",
         "n_test": len(labels),
         "per_class": {
             c: {
@@ -26,7 +89,44 @@ def evaluate(model: Any, texts: Sequence[str], labels: Sequence[str]) -> dict[st
                 "recall": round(float(r), 6),
                 "f1": round(float(f), 6),
                 "support": int(s),
+                **({"roc_auc": auc_per_class[c]} if c in auc_per_class else {}),
             }
             for c, p, r, f, s in zip(classes, precision, recall, f1, np.asarray(support), strict=True)
         },
+        "confusion_matrix": {
+            "labels": classes,
+            "rows_are": "true label",
+            "matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
+        },
     }
+
+
+def evaluate(pipeline: Any, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """All metrics of ``pipeline`` on a labelled set."""
+    return metrics_of(score(pipeline, texts, labels))
+
+
+def evaluate_model_dir(
+    model_dir: Path, data: Path, text_column: str = "text", label_column: str = "label"
+) -> dict[str, Any]:
+    """Metrics of the model in ``model_dir`` on a labelled file, without retraining.
+
+    The model is loaded through the manifest-verifying joblib backend (its file's
+    SHA-256 must match the manifest before it is unpickled).
+    """
+    try:
+        manifest = read_manifest(model_dir)
+        predictor = load_joblib(model_dir, manifest)
+    except TextClfError as exc:
+        raise TrainingError(str(exc)) from None
+    dataset = load_dataset(data, text_column, label_column)
+    unknown = sorted(set(dataset.labels) - set(predictor.classes))
+    if unknown:
+        raise DataError(
+            f"{data}: label(s) {', '.join(map(repr, unknown[:5]))} are not classes of model "
+            f"{predictor.version} ({', '.join(predictor.classes)})"
+        )
+    metrics = evaluate(predictor.pipeline, dataset.texts, dataset.labels)
+    metrics["model_version"] = predictor.version
+    metrics["data"] = {"file": str(data), "rows_used": len(dataset.texts), **dataset.report.as_dict()}
+    return metrics

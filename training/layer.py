@@ -6,6 +6,7 @@ import json
 import platform
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -38,14 +39,30 @@ def make_deterministic(pipeline: Any) -> None:
             del est._stop_words_id
 
 
+ReportWriter = Callable[[Path, dict[str, Any]], None]
+
+
+def _listing(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    return {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in sorted(paths)}
+
+
 def write_model_dir(
-    output: Path, pipeline: Any, manifest_extra: dict[str, Any], lean: LeanExport | None = None
+    output: Path,
+    pipeline: Any,
+    manifest_extra: dict[str, Any],
+    lean: LeanExport | None = None,
+    write_reports: ReportWriter | None = None,
 ) -> dict[str, Any]:
-    """Write ``output/model/`` (joblib pipeline, lean artefact if any, manifest) in one step.
+    """Write ``output/model/`` (joblib pipeline, lean artefact if any, reports, manifest) in one step.
 
     ``lean`` is the result of :func:`training.export_lean.export_lean`: its files are
     copied in and listed as the ``lean`` backend when its parity check passed;
     otherwise ``backends.lean_unavailable`` records why the model ships without it.
+
+    ``files`` lists the model files and ``version`` is their content hash.
+    ``write_reports(folder, manifest)`` may then add human-readable files (plots,
+    model card); they are listed with their SHA-256 under ``reports`` but do not
+    count toward the version, which changes only when the model itself does.
 
     Everything is written into a temporary folder beside the target and swapped in
     by renames, so a failure never leaves a half-written model, and readers see
@@ -64,11 +81,7 @@ def write_model_dir(
             backends["lean"] = lean.backend
         elif lean is not None and lean.unavailable is not None:
             backends["lean_unavailable"] = lean.unavailable
-        files: dict[str, dict[str, Any]] = {
-            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for p in sorted(staging.iterdir())
-            if p.is_file()
-        }
+        files = _listing([p for p in staging.iterdir() if p.is_file()])
         manifest: dict[str, Any] = {
             "version": model_version({name: f["sha256"] for name, f in files.items()}),
             "classes": [str(c) for c in pipeline.classes_],
@@ -79,6 +92,11 @@ def write_model_dir(
             "score_kind": "probability" if hasattr(pipeline, "predict_proba") else "decision",
             **manifest_extra,
         }
+        if write_reports is not None:
+            write_reports(staging, manifest)
+            manifest["reports"] = _listing(
+                [p for p in staging.iterdir() if p.is_file() and p.name not in files]
+            )
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _swap_in(staging, target)
     except BaseException:

@@ -1,24 +1,49 @@
-"""``train``: data file in, evaluated model folder out."""
+"""``train``: data file in, tuned, evaluated and gated model folder out."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from joblib import parallel_config
 from sklearn.model_selection import train_test_split
 
 from training.data import Dataset, load_dataset
-from training.errors import DataError
-from training.evaluation import evaluate
+from training.errors import DataError, QualityGateError
+from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
 from training.layer import write_model_dir
-from training.pipeline import SEED, ModelOptions, build_pipeline
+from training.pipeline import SEED, Family, ModelOptions, build_pipeline
+from training.report import MODEL_CARD, model_card, write_plots
+from training.tuning import Progress, Scoring, search
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TIME_BUDGET = 60.0
+DEFAULT_CV_FOLDS = 5
+DESCRIPTIONS: dict[Family, str] = {
+    "linear-svm": "scikit-learn LinearSVC (one-vs-rest), probabilities by sigmoid calibration "
+    "(CalibratedClassifierCV, one estimator + one sigmoid per class)",
+    "svc-linear": "scikit-learn SVC(kernel='linear') (libsvm, one-vs-one), probabilities by sigmoid "
+    "calibration (CalibratedClassifierCV, one estimator + one sigmoid per class)",
+    "logreg": "scikit-learn LogisticRegression (multinomial), its own probabilities",
+}
+
+
+# Below this many training rows a fold fits in well under a second, and starting
+# worker processes would cost more than it saves.
+PARALLEL_MIN_ROWS = 2000
+
+
+def default_jobs() -> int:
+    """Worker processes for cross-validation: the CPUs this process may use."""
+    return max(1, os.process_cpu_count() or 1)
 
 
 @dataclass
@@ -28,14 +53,26 @@ class TrainConfig:
     text_column: str = "text"
     label_column: str = "label"
     test_size: float = 0.2
-    options: ModelOptions = ModelOptions()
+    test_file: Path | None = None
+    family: Family = "linear-svm"
+    cv_folds: int = DEFAULT_CV_FOLDS
+    time_budget: float = DEFAULT_TIME_BUDGET
+    sublinear_tf: bool | None = None  # None: let the search decide
+    scoring: Scoring = "macro_f1"
+    min_accuracy: float | None = None
+    min_macro_f1: float | None = None
+    n_jobs: int = field(default_factory=default_jobs)
+    progress: Progress | None = None
 
 
-def check_trainable(dataset: Dataset, test_size: float) -> None:
+def check_trainable(dataset: Dataset, test_size: float | None) -> None:
+    """Enough classes and rows for a stratified split (``test_size`` None: no split)."""
     counts = Counter(dataset.labels)
     if len(counts) < 2:
         only = next(iter(counts))
         raise DataError(f"{dataset.source}: only one class ({only!r}); need at least two to train")
+    if test_size is None:
+        return
     rare = sorted(c for c, n in counts.items() if n < 2)
     if rare:
         raise DataError(
@@ -50,38 +87,127 @@ def check_trainable(dataset: Dataset, test_size: float) -> None:
         )
 
 
+def check_folds(source: Path, train_labels: Sequence[str], all_labels: Sequence[str], folds: int) -> None:
+    """Every class needs ``folds`` training examples for stratified CV and calibration."""
+    counts = Counter(train_labels)
+    short = sorted((c for c, n in counts.items() if n < folds), key=lambda c: (counts[c], c))
+    if short:
+        in_file = Counter(all_labels)
+        listed = ", ".join(f"{c!r} ({in_file[c]} rows)" for c in short[:5])
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        raise DataError(
+            f"{source}: class(es) {listed}{more} have fewer than {folds} training examples, one per "
+            f"cross-validation fold; add examples, drop the class, or lower --cv-folds"
+        )
+
+
+def _split(config: TrainConfig, dataset: Dataset) -> tuple[list[str], list[str], list[str], list[str], str]:
+    if config.test_file is None:
+        check_trainable(dataset, config.test_size)
+        x_train, x_test, y_train, y_test = train_test_split(
+            dataset.texts,
+            dataset.labels,
+            test_size=config.test_size,
+            random_state=SEED,
+            stratify=dataset.labels,
+        )
+        how = f"stratified {config.test_size:.0%} held-out split of the same file (seed {SEED})"
+        return list(x_train), list(x_test), list(y_train), list(y_test), how
+    check_trainable(dataset, None)
+    test = load_dataset(config.test_file, config.text_column, config.label_column)
+    unknown = sorted(set(test.labels) - set(dataset.labels))
+    if unknown:
+        raise DataError(
+            f"{config.test_file}: label(s) {', '.join(map(repr, unknown[:5]))} do not occur in the "
+            f"training file {config.data.name}"
+        )
+    how = f"separate test file `{config.test_file.name}` ({test.report.rows_read} rows read)"
+    return dataset.texts, test.texts, dataset.labels, test.labels, how
+
+
+def check_gate(metrics: dict[str, Any], config: TrainConfig) -> None:
+    failures = [
+        f"{name} {metrics[key]:.4f} < {flag} {minimum:g}"
+        for name, key, flag, minimum in (
+            ("accuracy", "accuracy", "--min-accuracy", config.min_accuracy),
+            ("macro-F1", "macro_f1", "--min-macro-f1", config.min_macro_f1),
+        )
+        if minimum is not None and metrics[key] < minimum
+    ]
+    if failures:
+        raise QualityGateError(
+            f"quality gate failed: {'; '.join(failures)}; the model was not written and "
+            f"{config.output / 'model'} is unchanged"
+        )
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Train, evaluate on the held-out split, and write ``output/model/``. Returns the manifest."""
+    """Tune, fit, evaluate, gate, and write ``output/model/``. Returns the manifest."""
     started = time.perf_counter()
+    report = config.progress or (lambda _message: None)
     dataset = load_dataset(config.data, config.text_column, config.label_column)
-    check_trainable(dataset, config.test_size)
-    x_train, x_test, y_train, y_test = train_test_split(
-        dataset.texts,
-        dataset.labels,
-        test_size=config.test_size,
-        random_state=SEED,
-        stratify=dataset.labels,
+    x_train, x_test, y_train, y_test, how = _split(config, dataset)
+    check_folds(config.data, y_train, dataset.labels, config.cv_folds)
+    fixed = {} if config.sublinear_tf is None else {"sublinear_tf": config.sublinear_tf}
+    base = ModelOptions.for_family(config.family, calibration_folds=config.cv_folds, **fixed)
+    jobs = max(1, config.n_jobs) if len(x_train) >= PARALLEL_MIN_ROWS else 1
+    report(f"data: {len(x_train)} training rows, {len(x_test)} test rows, {len(set(y_train))} classes")
+    result = search(
+        base,
+        x_train,
+        y_train,
+        folds=config.cv_folds,
+        time_budget=config.time_budget,
+        sublinear_tf=config.sublinear_tf,
+        scoring=config.scoring,
+        n_jobs=jobs,
+        progress=report,
     )
-    min_count = min(Counter(y_train).values())
-    pipeline = build_pipeline(config.options, min_count)
-    pipeline.fit(x_train, y_train)
-    metrics = evaluate(pipeline, x_test, y_test)
+    options = result.best
+    report(f"fitting the final model ({config.family}, C={options.C:g}, penalty={options.penalty}) ...")
+    fit_started = time.perf_counter()
+    pipeline = build_pipeline(options)
+    # n_jobs comes from the context, not from the estimator, so it never ends up in the model file.
+    # Processes, not threads: liblinear's random generator is shared by the threads of a process.
+    with parallel_config(n_jobs=min(jobs, config.cv_folds)):
+        pipeline.fit(x_train, y_train)
+    fit_seconds = time.perf_counter() - fit_started
+    scored = score(pipeline, x_test, y_test)
+    metrics = metrics_of(scored)
+    check_gate(metrics, config)
+    overlap = len(set(x_train) & set(x_test))
     extra = {
-        "model": {"family": "linear-svm", "params": config.options.as_dict()},
+        "model": {
+            "family": config.family,
+            "description": DESCRIPTIONS[config.family],
+            "params": options.as_dict(),
+            "cv": result.cv,
+        },
         "metrics": metrics,
         "data": {
             "file": config.data.name,
+            "test_file": None if config.test_file is None else config.test_file.name,
             "text_column": config.text_column,
             "label_column": config.label_column,
             "rows_used": len(dataset.texts),
             "n_train": len(x_train),
             "n_test": len(x_test),
+            "test_texts_also_in_training": overlap,
             "class_counts": dataset.class_counts,
             "cleaning": dataset.report.as_dict(),
-            "split": {"test_size": config.test_size, "seed": SEED, "stratified": True},
+            "evaluation": how,
+            "split": {"test_size": config.test_size, "seed": SEED, "stratified": True}
+            if config.test_file is None
+            else None,
         },
         "training_seconds": round(time.perf_counter() - started, 3),
+        "final_fit_seconds": round(fit_seconds, 3),
     }
+
+    def reports(folder: Path, manifest: dict[str, Any]) -> None:
+        write_plots(scored, metrics, folder, f"{config.family} on {len(x_test)} test rows")
+        (folder / MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
+
     # the lean artefact is built and parity-checked before the model folder is written
     with export_lean(pipeline, parity_texts=x_test) as lean:
-        return write_model_dir(config.output, pipeline, extra, lean=lean)
+        return write_model_dir(config.output, pipeline, extra, lean=lean, write_reports=reports)

@@ -124,15 +124,15 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 
 def test_same_data_same_version(tmp_path: Path, model_dir: Path) -> None:
     """Same data, options and libraries give a byte-identical model, so the same version."""
-    again = train(TrainConfig(data=BUNDLED_DATA, output=tmp_path))
+    again = train(TrainConfig(data=BUNDLED_DATA, output=tmp_path, time_budget=600))
     first = json.loads((model_dir / "manifest.json").read_text())
     assert again["version"] == first["version"]
     assert again["files"] == first["files"]
 
 
 def test_retraining_replaces_the_model_atomically(tmp_path: Path) -> None:
-    train(TrainConfig(data=BUNDLED_DATA, output=tmp_path))
-    manifest = train(TrainConfig(data=BUNDLED_DATA, output=tmp_path))
+    train(TrainConfig(data=BUNDLED_DATA, output=tmp_path, time_budget=0))
+    manifest = train(TrainConfig(data=BUNDLED_DATA, output=tmp_path, time_budget=0))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model"]
     assert leftovers == []
     assert json.loads((tmp_path / "model" / "manifest.json").read_text())["version"] == manifest["version"]

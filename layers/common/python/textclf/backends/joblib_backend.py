@@ -60,6 +60,11 @@ class JoblibPredictor:
     def manifest(self) -> dict[str, Any]:
         return self._manifest
 
+    @property
+    def pipeline(self) -> Any:
+        """The verified scikit-learn pipeline (training's ``evaluate`` scores with it)."""
+        return self._pipeline
+
     def score_matrix(self, texts: Sequence[str]) -> np.ndarray:
         """An (n_texts, n_classes) array of scores, columns in ``classes`` order."""
         if self._proba:
