@@ -26,8 +26,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch local-image \
-	local-template invoke local-api local-lambda clean
+.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch bench-accuracy \
+	local-image local-template invoke local-api local-lambda clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,6 +100,10 @@ local-lambda: local-template ## sam local start-lambda on 127.0.0.1:3001 (the La
 
 bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json
+	$(MAKE) --no-print-directory bench-accuracy
+
+bench-accuracy: setup ## accuracy of default training on banking77 and sms_spam (../shared/datasets)
+	$(PY) scripts/bench_accuracy.py --json bench/results/accuracy.json
 
 BATCH_SIZES ?= 10MB,100MB
 bench-batch: setup $(MODEL_LAYER)/model/manifest.json ## S3 batch scoring: rows/s and peak RSS by input size (moto_server)

@@ -98,17 +98,26 @@ def build_estimator(options: ModelOptions) -> Any:
     return LogisticRegression(C=options.C, l1_ratio=0.0, solver="lbfgs", max_iter=300, random_state=SEED)
 
 
-def build_classifier(options: ModelOptions) -> Any:
-    """The ``clf`` step: SVMs calibrated with one sigmoid per class; logistic regression as is."""
+def build_classifier(options: ModelOptions, min_class_count: int | None = None) -> Any:
+    """The ``clf`` step: SVMs calibrated with one sigmoid per class; logistic regression as is.
+
+    Calibration uses ``options.calibration_folds`` folds, fewer if the smallest
+    class has fewer examples (``min_class_count``), but never fewer than 2.
+    """
     estimator = build_estimator(options)
     if options.family == "logreg":
         return estimator
-    return CalibratedClassifierCV(estimator, method="sigmoid", cv=options.calibration_folds, ensemble=False)
+    folds = options.calibration_folds
+    if min_class_count is not None:
+        folds = max(2, min(folds, min_class_count))
+    return CalibratedClassifierCV(estimator, method="sigmoid", cv=folds, ensemble=False)
 
 
-def build_pipeline(options: ModelOptions) -> Pipeline:
+def build_pipeline(options: ModelOptions, min_class_count: int | None = None) -> Pipeline:
     """TF-IDF (word + char_wb n-grams) -> classifier with per-class probabilities."""
-    return Pipeline([("features", build_features(options)), ("clf", build_classifier(options))])
+    return Pipeline(
+        [("features", build_features(options)), ("clf", build_classifier(options, min_class_count))]
+    )
 
 
 def decision_scores(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
@@ -117,8 +126,8 @@ def decision_scores(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
     For a calibrated SVM this is the margin of the single estimator inside the
     calibration; binary models' single margin becomes ``[-m, m]``.
     """
-    features = pipeline.named_steps["features"].transform(texts)
-    clf = pipeline.named_steps["clf"]
+    features = pipeline[:-1].transform(texts)
+    clf = pipeline[-1]
     estimator = clf.calibrated_classifiers_[0].estimator if isinstance(clf, CalibratedClassifierCV) else clf
     raw = np.asarray(estimator.decision_function(features), dtype=np.float64)
     if raw.ndim == 1:

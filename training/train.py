@@ -7,7 +7,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ class TrainConfig:
     min_macro_f1: float | None = None
     n_jobs: int = field(default_factory=default_jobs)
     progress: Progress | None = None
+    # fixed hyper-parameters (from Python, e.g. tests): no search, family and folds taken from them
+    options: ModelOptions | None = None
 
 
 def check_trainable(dataset: Dataset, test_size: float | None) -> None:
@@ -147,9 +149,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     report = config.progress or (lambda _message: None)
     dataset = load_dataset(config.data, config.text_column, config.label_column)
     x_train, x_test, y_train, y_test, how = _split(config, dataset)
+    base: ModelOptions
+    if config.options is not None:
+        base = config.options
+        config = replace(config, family=base.family, cv_folds=base.calibration_folds, time_budget=0)
+    else:
+        fixed = {} if config.sublinear_tf is None else {"sublinear_tf": config.sublinear_tf}
+        base = ModelOptions.for_family(config.family, calibration_folds=config.cv_folds, **fixed)
     check_folds(config.data, y_train, dataset.labels, config.cv_folds)
-    fixed = {} if config.sublinear_tf is None else {"sublinear_tf": config.sublinear_tf}
-    base = ModelOptions.for_family(config.family, calibration_folds=config.cv_folds, **fixed)
     jobs = max(1, config.n_jobs) if len(x_train) >= PARALLEL_MIN_ROWS else 1
     report(f"data: {len(x_train)} training rows, {len(x_test)} test rows, {len(set(y_train))} classes")
     result = search(
@@ -166,7 +173,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     options = result.best
     report(f"fitting the final model ({config.family}, C={options.C:g}, penalty={options.penalty}) ...")
     fit_started = time.perf_counter()
-    pipeline = build_pipeline(options)
+    pipeline = build_pipeline(options, min(Counter(y_train).values()))
     # n_jobs comes from the context, not from the estimator, so it never ends up in the model file.
     # Processes, not threads: liblinear's random generator is shared by the threads of a process.
     with parallel_config(n_jobs=min(jobs, config.cv_folds)):

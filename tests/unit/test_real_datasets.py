@@ -17,7 +17,9 @@ pytestmark = pytest.mark.dataset
 def test_sms_spam_model_serves_v1_and_v2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     manifest = train(TrainConfig(data=shared_dataset("sms_spam.csv"), output=tmp_path))
     assert manifest["classes"] == ["ham", "spam"]
-    assert manifest["metrics"]["accuracy"] >= 0.97
+    # the benchmark's targets (scripts/bench_accuracy.py): default settings, stratified 20% test split
+    assert manifest["metrics"]["accuracy"] >= 0.98 and manifest["metrics"]["roc_auc"] >= 0.99
+    assert manifest["metrics"]["roc_auc_kind"] == "binary"
     # 403 exact repeats (SOURCE file) plus texts that differ only by surrounding whitespace
     assert manifest["data"]["cleaning"]["duplicates_dropped"] >= 403
     on_disk = json.loads((tmp_path / "model" / "manifest.json").read_text())
