@@ -39,6 +39,10 @@ DESCRIPTIONS: dict[Family, str] = {
 # Below this many training rows a fold fits in well under a second, and starting
 # worker processes would cost more than it saves.
 PARALLEL_MIN_ROWS = 2000
+# From this many training rows the search uses at most 3 folds: each validation fold
+# still holds thousands of rows, and the search costs about half as much.
+LARGE_DATA_ROWS = 5000
+LARGE_DATA_SEARCH_FOLDS = 3
 
 
 def default_jobs() -> int:
@@ -163,7 +167,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         base,
         x_train,
         y_train,
-        folds=config.cv_folds,
+        folds=min(config.cv_folds, LARGE_DATA_SEARCH_FOLDS)
+        if len(x_train) >= LARGE_DATA_ROWS
+        else config.cv_folds,
         time_budget=config.time_budget,
         sublinear_tf=config.sublinear_tf,
         scoring=config.scoring,
