@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from joblib import parallel_config
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from training.data import Dataset, load_dataset
@@ -182,9 +184,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
     pipeline = build_pipeline(options, min(Counter(y_train).values()))
     # n_jobs comes from the context, not from the estimator, so it never ends up in the model file.
     # Processes, not threads: liblinear's random generator is shared by the threads of a process.
-    with parallel_config(n_jobs=min(jobs, config.cv_folds)):
+    with parallel_config(n_jobs=min(jobs, config.cv_folds)), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         pipeline.fit(x_train, y_train)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:  # anything else is passed on as it was
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not converged:
+        report("note: the solver stopped before full convergence (recorded as model.converged=false)")
     fit_seconds = time.perf_counter() - fit_started
+    report(f"evaluating on {len(x_test)} rows, writing the model folder ...")
     scored = score(pipeline, x_test, y_test)
     metrics = metrics_of(scored)
     check_gate(metrics, config)
@@ -194,6 +204,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "family": config.family,
             "description": DESCRIPTIONS[config.family],
             "params": options.as_dict(),
+            "converged": converged,
             "cv": result.cv,
         },
         "metrics": metrics,
