@@ -48,6 +48,47 @@ class Predictor(Protocol):
         ...
 
 
+class ScoreMatrixPredictor:
+    """Shared base of the backends: each computes an (n_texts, n_classes) score matrix.
+
+    Subclasses set ``backend`` and implement ``score_matrix``; the manifest-derived
+    properties and turning a score matrix into :class:`Prediction` rows live here once.
+    """
+
+    backend = "base"
+
+    def __init__(self, manifest: dict[str, Any], classes: tuple[str, ...]) -> None:
+        self._manifest = manifest
+        self._classes = classes
+
+    @property
+    def version(self) -> str:
+        return str(self._manifest["version"])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._manifest
+
+    def score_matrix(self, texts: Sequence[str]) -> Any:
+        """An (n_texts, n_classes) NumPy array of scores, columns in ``classes`` order."""
+        raise NotImplementedError
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        scores = self.score_matrix(texts)
+        best = scores.argmax(axis=1)
+        classes = self._classes
+        return [
+            {"label": classes[i], "scores": dict(zip(classes, row, strict=True))}
+            for i, row in zip(best.tolist(), scores.tolist(), strict=True)
+        ]
+
+
 class Backend(Protocol):
     """A way to turn a model folder into a :class:`Predictor`."""
 

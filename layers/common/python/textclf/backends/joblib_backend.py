@@ -17,7 +17,7 @@ import sklearn
 
 from textclf.errors import ModelLoadError
 from textclf.manifest import verify_files
-from textclf.model import Prediction
+from textclf.model import ScoreMatrixPredictor
 from textclf.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -37,28 +37,15 @@ def check_sklearn_version(manifest: dict[str, Any], policy: str) -> None:
     logger.warning(message)
 
 
-class JoblibPredictor:
+class JoblibPredictor(ScoreMatrixPredictor):
     """Serves a scikit-learn pipeline with ``predict_proba`` or ``decision_function``."""
 
     backend = "joblib"
 
     def __init__(self, pipeline: Any, manifest: dict[str, Any]) -> None:
+        super().__init__(manifest, tuple(str(c) for c in pipeline.classes_))
         self._pipeline = pipeline
-        self._manifest = manifest
-        self._classes = tuple(str(c) for c in pipeline.classes_)
         self._proba = hasattr(pipeline, "predict_proba") and manifest.get("score_kind") != "decision"
-
-    @property
-    def version(self) -> str:
-        return str(self._manifest["version"])
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self._classes
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return self._manifest
 
     @property
     def pipeline(self) -> Any:
@@ -73,17 +60,6 @@ class JoblibPredictor:
         if raw.ndim == 1:  # binary: one margin for the positive class
             raw = np.column_stack([-raw, raw])
         return raw
-
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        if not texts:
-            return []
-        scores = self.score_matrix(texts)
-        best = scores.argmax(axis=1)
-        classes = self._classes
-        return [
-            {"label": classes[i], "scores": dict(zip(classes, row.tolist(), strict=True))}
-            for i, row in zip(best.tolist(), scores, strict=True)
-        ]
 
 
 def load(model_dir: Path, manifest: dict[str, Any]) -> JoblibPredictor:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
 from textclf.manifest import verify_files
-from textclf.model import Prediction
+from textclf.model import ScoreMatrixPredictor
 
 logger = logging.getLogger(__name__)
 
@@ -464,7 +464,7 @@ class Head:
 # -- the predictor --------------------------------------------------------------------------
 
 
-class LeanPredictor:
+class LeanPredictor(ScoreMatrixPredictor):
     """Serves a lean artefact: vectorizers, one coefficient matrix, a head."""
 
     backend = "lean"
@@ -477,24 +477,11 @@ class LeanPredictor:
         coef: Floats,
         head: Head,
     ) -> None:
-        self._manifest = manifest
-        self._classes = classes
+        super().__init__(manifest, classes)
         self._features = features
         self._coef = coef
         self._head = head
         self._max_gather = max(1, GATHER_BUDGET // max(1, coef.shape[1]))
-
-    @property
-    def version(self) -> str:
-        return str(self._manifest["version"])
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return self._classes
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return self._manifest
 
     def decision_matrix(self, texts: Sequence[str]) -> Floats:
         """Feature rows times coefficients (no intercept): shape (n_texts, n_outputs)."""
@@ -528,17 +515,6 @@ class LeanPredictor:
                 for i in range(0, len(texts), CHUNK_TEXTS)
             ]
         )
-
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        if not texts:
-            return []
-        scores = self.score_matrix(texts)
-        best = scores.argmax(axis=1)
-        classes = self._classes
-        return [
-            {"label": classes[i], "scores": dict(zip(classes, row, strict=True))}
-            for i, row in zip(best.tolist(), scores.tolist(), strict=True)
-        ]
 
 
 # -- loading ---------------------------------------------------------------------------------
