@@ -9,6 +9,10 @@ import importlib.util
 import json
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers import LambdaContext  # noqa: E402  (the same fake context the tests use)
 
 
 def _load(path: str):
@@ -16,17 +20,6 @@ def _load(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class Context:
-    function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def main() -> None:
@@ -37,7 +30,7 @@ def main() -> None:
         started = time.time()
         module = _load(app_path)
         imported = time.time()
-        response = module.handler(event, Context())
+        response = module.handler(event, LambdaContext())
         done = time.time()
         assert response["statusCode"] == 200, response
         print(
@@ -54,7 +47,7 @@ def main() -> None:
         app_path, event_path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
         event = json.loads(open(event_path, encoding="utf-8").read())
         module = _load(app_path)
-        ctx = Context()
+        ctx = LambdaContext()
         for _ in range(min(200, n)):
             module.handler(event, ctx)
         samples = []
