@@ -45,9 +45,25 @@ INVOKE_TIMEOUT = 300
 START_TIMEOUT = 300
 
 
+def template_variables() -> set[str]:
+    """Every environment variable the template sets on a function (Globals and per function)."""
+    from tests.unit.test_template import load_template
+
+    template = load_template()
+    names = set(template["Globals"]["Function"].get("Environment", {}).get("Variables", {}))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            names |= set(resource["Properties"].get("Environment", {}).get("Variables", {}))
+    return names
+
+
 def sam_env() -> dict[str, str]:
-    """The environment for ``sam``: the venv first on PATH (``sam build`` needs python3.13), no telemetry."""
-    env = dict(os.environ)
+    """The environment for ``sam``: the venv first on PATH (``sam build`` needs python3.13), no telemetry.
+
+    ``sam local`` lets the caller's environment override the template's function variables, so a
+    MODEL_DIR (or limit) that another test set in this process must not reach the containers.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in template_variables()}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SAM_CLI_TELEMETRY"] = "0"
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
