@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,12 +49,17 @@ Analyzer = Callable[[str], list[int]]
 
 # Gathered coefficient block (non-zeros x outputs) per step, in floats: 512 KiB stays in cache.
 GATHER_BUDGET = 1 << 16
+# Counts below this get their term-frequency weights from a table on the one-text path.
+COUNT_TABLE = 32
 # Texts vectorised together; bounds the memory of the (row, column) arrays.
 CHUNK_TEXTS = 1024
 # Words whose char_wb n-gram columns are remembered (per vectorizer), cleared when full;
 # longer words are not cached, which bounds the cache's memory whatever clients send.
 WORD_CACHE_SIZE = 1 << 14
 MAX_CACHED_WORD = 40
+
+# Largest x with a finite exp(x) (about 709.78), rounded down.
+EXP_LIMIT = 709.0
 
 # scikit-learn's _VectorizerMixin collapses runs of whitespace before character n-grams.
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -197,97 +203,202 @@ class Vectorizer:
         return self._lookup(char_ngrams(text, self._min_n, self._max_n))
 
 
-NORMS = (None, "l1", "l2", "max")
+NORM_POWER = {None: 0, "l1": 1, "l2": 2}
 
 
 class Features:
-    """The feature union: texts -> weighted sparse rows over all vectorizers' columns.
+    """The feature union and the coefficients folded into one table: texts -> decision values.
 
-    Each vectorizer's block gets its own TF transform, IDF, norm and weight, as
-    in ``TfidfVectorizer.transform`` followed by ``FeatureUnion``'s hstack.
+    scikit-learn scores a text as ``sum_j value_j * coef_j`` with, for column j of
+    vectorizer block b, ``value_j = weight_b * tf(count_j) * idf_j / norm_b`` and
+    ``norm_b`` the l2 norm (or l1 norm, or 1) of the block's ``tf * idf`` values.
+    Every factor but ``tf`` and the norm is fixed per column, so the table holds
+    ``weight_b * idf_j * coef_j`` and one more column, ``idf_j ** p`` (p = 2 for l2,
+    1 for l1, 0 without a norm). Per text and block, one gather of table rows
+    weighted by ``tf`` and one sum give the decision values before normalising and,
+    in the last column, the norm (squared for l2). The sums run in another order than
+    scikit-learn's, which moves scores by about 1e-16; export checks them against 1e-9.
     """
 
-    def __init__(self, vectorizers: list[Vectorizer]) -> None:
+    def __init__(self, vectorizers: list[Vectorizer], coef: Floats) -> None:
         self.vectorizers = vectorizers
         self.n_features = sum(v.n_features for v in vectorizers)
+        self.n_outputs = k = coef.shape[1]
         self.n_blocks = len(vectorizers)
+        self._analyzers = [v.columns for v in vectorizers]
         self._bounds = np.array([v.offset for v in vectorizers[1:]], dtype=np.int64)
-        self._idf: Floats | None = None
-        if any(v.idf is not None for v in vectorizers):
-            self._idf = np.ones(self.n_features)
-            for v in vectorizers:
-                if v.idf is not None:
-                    self._idf[v.offset : v.offset + v.n_features] = v.idf
-        self._binary = np.array([v.binary for v in vectorizers])
-        self._sublinear = np.array([v.sublinear_tf for v in vectorizers])
-        self._norm = np.array([NORMS.index(v.norm) for v in vectorizers])
-        # (norm, code, whether every block uses it) for each norm in use
-        self._norm_plan = [
-            (norm, NORMS.index(norm), all(v.norm == norm for v in vectorizers))
-            for norm in sorted({v.norm for v in vectorizers if v.norm is not None})
-        ]
-        self._weight = None
-        if any(v.weight is not None for v in vectorizers):
-            self._weight = np.array([1.0 if v.weight is None else v.weight for v in vectorizers])
+        table = np.empty((self.n_features, k + 1))
+        table[:, :k] = coef
+        for v in vectorizers:
+            block = table[v.offset : v.offset + v.n_features]
+            idf = np.ones(v.n_features) if v.idf is None else v.idf
+            block[:, :k] *= idf[:, np.newaxis] * (1.0 if v.weight is None else v.weight)
+            block[:, k] = idf ** NORM_POWER[v.norm]
+            if v.norm is None:
+                block[:, k] = 0.0
+        self._table = table
+        # how counts become term frequencies, and which power of them the norm column needs
+        self._tf = [("binary" if v.binary else "sublinear" if v.sublinear_tf else "raw") for v in vectorizers]
+        self._power = np.array([NORM_POWER[v.norm] for v in vectorizers])
+        self._uniform = len(set(self._tf)) == 1 and len(set(self._power.tolist())) == 1
+        # Row c: the weights of one occurrence of a column counted c times (c < COUNT_TABLE),
+        # tf(c) / c for the decision columns and tf(c) ** p / c for the norm column.
+        self._occurrence_weights: Floats | None = None
+        if self._uniform:
+            c = np.arange(1, COUNT_TABLE, dtype=np.float64)
+            tf = _term_frequency(self._tf[0], c)
+            weights = np.ones((COUNT_TABLE, k + 1))
+            weights[1:] = (tf / c)[:, np.newaxis]
+            if self._power[0] == 2:
+                weights[1:, k] *= tf
+            self._occurrence_weights = weights
+        # per-thread counting buffer of the one-text path, all zeros between calls
+        self._scratch = threading.local()
 
-    def transform(self, texts: Sequence[str]) -> tuple[Ints, Ints, Floats]:
-        """(row, column, value) triples sorted by row then column: a CSR matrix's order."""
+    # -- one text: the latency path of the API -------------------------------------------------
+
+    def decision_one(self, text: str) -> Floats:
+        """Decision values of one text, shape (n_outputs,).
+
+        Occurrences are not deduplicated: a column seen ``c`` times is gathered ``c``
+        times with weight ``tf(c) / c``, its count read from a scratch array. That
+        avoids a sort, the costliest step for one short text.
+        """
+        columns: list[int] = []
+        starts: list[int] = []
+        blocks: list[int] = []
+        for b, analyze in enumerate(self._analyzers):
+            found = analyze(text)
+            if found:
+                starts.append(len(columns))
+                blocks.append(b)
+                columns += found
+        if not columns:
+            return np.zeros(self.n_outputs)
+        keys = np.fromiter(columns, np.intp, len(columns))
+        counts = self._counts(keys)
+        gathered = self._table.take(keys, axis=0)
+        top = counts.max()
+        if top > 1:  # every weight is 1 when each column occurs once
+            if self._occurrence_weights is not None and top < COUNT_TABLE:
+                gathered *= self._occurrence_weights.take(counts, axis=0)
+            else:
+                block_of = None if self._uniform else np.repeat(blocks, np.diff([*starts, len(keys)]))
+                self._weigh(gathered, counts, block_of, per_occurrence=True)
+        sums = np.add.reduceat(gathered, starts, axis=0)
+        scale = self._inverse_norms(sums[:, -1], blocks)
+        out: Floats = scale @ sums[:, :-1]
+        return out
+
+    def _counts(self, keys: Ints) -> Ints:
+        """How often each key occurs in ``keys``, for every element."""
+        scratch = getattr(self._scratch, "counts", None)
+        if scratch is None:
+            scratch = self._scratch.counts = np.zeros(self.n_features, dtype=np.intp)
+        np.add.at(scratch, keys, 1)
+        counts = scratch.take(keys)
+        scratch[keys] = 0
+        return counts
+
+    # -- many texts: the throughput path of batch scoring ----------------------------------------
+
+    def decision_many(self, texts: Sequence[str], budget: int) -> Floats:
+        """Decision values of several texts, shape (n_texts, n_outputs).
+
+        The columns of all texts are counted together with one sort of (text, column)
+        keys; the table rows are then gathered ``budget`` rows at a time at most, so
+        the gathered block stays in cache.
+        """
+        n_texts, n_cols, k = len(texts), self.n_features, self.n_outputs
         flat: list[int] = []
         lengths: list[int] = []
-        analyzers = [v.columns for v in self.vectorizers]
         for text in texts:
             before = len(flat)
-            for columns in analyzers:
-                flat += columns(text)
+            for analyze in self._analyzers:
+                flat += analyze(text)
             lengths.append(len(flat) - before)
-        n_cols = self.n_features
+        out = np.zeros((n_texts, k))
+        if not flat:
+            return out
         keys = np.asarray(flat, dtype=np.int64)
-        if len(texts) > 1:
-            keys += np.repeat(np.arange(len(texts), dtype=np.int64) * n_cols, lengths)
-        if not len(keys):
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        # count equal (row, column) keys: sort, then the length of each run
+        keys += np.repeat(np.arange(n_texts, dtype=np.int64) * n_cols, lengths)
         keys.sort()
-        starts = run_starts(keys)
-        counts = np.empty(len(starts), dtype=np.int64)
-        counts[:-1] = starts[1:] - starts[:-1]
-        counts[-1] = len(keys) - starts[-1]
-        keys = keys[starts]
+        first = run_starts(keys)
+        counts = np.diff(first, append=len(keys))
+        keys = keys[first]
         rows = keys // n_cols
         cols = keys - rows * n_cols
-        block = np.searchsorted(self._bounds, cols, side="right") if self.n_blocks > 1 else None
-        values = counts.astype(np.float64)
-        self._apply(self._binary, block, values, lambda v: np.ones_like(v))
-        self._apply(self._sublinear, block, values, lambda v: np.log(v) + 1.0)
-        if self._idf is not None:
-            values *= self._idf[cols]
-        group = rows if block is None else rows * self.n_blocks + block
-        for norm, code, uniform in self._norm_plan:
-            selected = None if uniform or block is None else (self._norm[block] == code)
-            _normalise(norm, group, values, len(texts) * self.n_blocks, selected)
-        if self._weight is not None and block is not None:
-            values *= self._weight[block]
-        elif self._weight is not None:
-            values *= self._weight[0]
-        return rows, cols, values
+        block_of = np.searchsorted(self._bounds, cols, side="right") if self.n_blocks > 1 else None
+        group = rows if block_of is None else rows * self.n_blocks + block_of
+        group_starts = run_starts(group)
+        group_ends = np.append(group_starts[1:], len(group))
+        done = 0
+        while done < len(group_starts):
+            # whole groups, up to ``budget`` gathered rows (at least one group)
+            last = max(done + 1, int(np.searchsorted(group_ends, group_starts[done] + budget, side="right")))
+            lo, hi = group_starts[done], group_ends[last - 1]
+            gathered = self._table.take(cols[lo:hi], axis=0)
+            chunk_blocks = None if block_of is None else block_of[lo:hi]
+            self._weigh(gathered, counts[lo:hi], chunk_blocks, per_occurrence=False)
+            sums = np.add.reduceat(gathered, group_starts[done:last] - lo, axis=0)
+            firsts = group_starts[done:last]
+            sum_blocks = np.zeros(len(firsts), dtype=np.int64) if block_of is None else block_of[firsts]
+            contrib = sums[:, :k] * self._inverse_norms(sums[:, k], sum_blocks)[:, np.newaxis]
+            sum_rows = rows[firsts]
+            row_starts = run_starts(sum_rows)
+            # += : a text's blocks may straddle two chunks
+            out[sum_rows[row_starts]] += np.add.reduceat(contrib, row_starts, axis=0)
+            done = last
+        return out
 
-    @staticmethod
-    def _apply(
-        flags: npt.NDArray[np.bool_],
-        block: Ints | None,
-        values: Floats,
-        transform: Callable[[Floats], Floats],
-    ) -> None:
-        """Transform the values of the blocks whose flag is set, in place."""
-        if not flags.any():
-            return
-        if flags.all():
-            values[:] = transform(values)
-            return
-        assert block is not None  # mixed flags need several blocks
-        selected = flags[block]
-        values[selected] = transform(values[selected])
+    # -- shared steps -----------------------------------------------------------------------------
+
+    def _weigh(self, gathered: Floats, counts: Ints, block_of: Ints | None, per_occurrence: bool) -> None:
+        """Weight gathered rows by term frequency, in place.
+
+        Decision columns get ``tf``, the norm column ``tf ** p``; each divided by the
+        count when every occurrence of a column was gathered (``per_occurrence``).
+        """
+        c = counts.astype(np.float64)
+        mixed = not self._uniform and block_of is not None
+        if mixed:
+            assert block_of is not None
+            tf = c.copy()
+            for b, kind in enumerate(self._tf):
+                if kind != "raw":
+                    selected = block_of == b
+                    tf[selected] = _term_frequency(kind, c[selected])
+        else:
+            tf = _term_frequency(self._tf[0], c)
+        weight = tf / c if per_occurrence else tf
+        gathered *= weight[:, np.newaxis]  # the norm column too: right for l1, once short for l2
+        if mixed:
+            gathered[:, -1] *= np.where(self._power[block_of] == 2, tf, 1.0)
+        elif self._power[0] == 2:
+            gathered[:, -1] *= tf
+
+    def _inverse_norms(self, norm_sums: Floats, blocks: Any) -> Floats:
+        """1 / norm of each (text, block) sum, from its norm column."""
+        power = self._power if self._uniform else self._power[blocks]
+        if self._uniform:
+            p = int(power[0])
+            if p == 0:
+                return np.ones(len(norm_sums))
+            return 1.0 / (np.sqrt(norm_sums) if p == 2 else norm_sums)
+        norms = np.where(power == 2, np.sqrt(norm_sums), norm_sums)
+        norms[power == 0] = 1.0
+        out: Floats = 1.0 / norms
+        return out
+
+
+def _term_frequency(kind: str, counts: Floats) -> Floats:
+    if kind == "binary":
+        return np.ones_like(counts)
+    if kind == "sublinear":
+        tf: Floats = np.log(counts)
+        tf += 1.0
+        return tf
+    return counts
 
 
 def run_starts(values: Ints) -> Ints:
@@ -296,28 +407,6 @@ def run_starts(values: Ints) -> Ints:
     change[0] = True
     np.not_equal(values[1:], values[:-1], out=change[1:])
     return np.flatnonzero(change)
-
-
-def _normalise(norm: str, group: Ints, values: Floats, n_groups: int, selected: Any) -> None:
-    """Scale each group's values (one text in one block) to unit norm, in place.
-
-    Sums run in column order within a group, like scikit-learn's CSR row loops;
-    a group without entries stays empty.
-    """
-    g = group if selected is None else group[selected]
-    v = values if selected is None else values[selected]
-    if norm == "l2":
-        norms = np.sqrt(np.bincount(g, weights=v * v, minlength=n_groups))
-    elif norm == "l1":
-        norms = np.bincount(g, weights=np.abs(v), minlength=n_groups)
-    else:  # "max": the largest absolute value per group
-        starts = run_starts(g)
-        norms = np.zeros(n_groups)
-        norms[g[starts]] = np.maximum.reduceat(np.abs(v), starts)
-    per_value = norms[g]
-    np.divide(v, per_value, out=v, where=per_value != 0.0)
-    if selected is not None:
-        values[selected] = v
 
 
 # -- the classifier head --------------------------------------------------------------------
@@ -387,8 +476,15 @@ class Member:
                 or len(set(self.targets)) != len(self.targets)
             ):
                 raise ModelLoadError("lean model: calibration targets do not fit the decision columns")
-            self.a = _floats(calibration["a"], len(self.targets), "calibration a")
-            self.b = _floats(calibration["b"], len(self.targets), "calibration b")
+            n = len(self.targets)
+            self.a = _floats(calibration["a"], n, "calibration a")
+            self.b = _floats(calibration["b"], n, "calibration b")
+            # the sigmoid of target t is expit(-(a * d + b)) = 1 / (1 + exp(a * d + b)); for
+            # a linear member d = raw + intercept, so the exponent is one multiply-add of raw
+            self._folded = self.kind == "linear"
+            self._offset = self.a * self.intercept[:n] + self.b
+            self._raw_columns = slice(start, start + n)
+            self._in_order = self.targets == list(range(n))
 
     def decision(self, raw: Floats) -> Floats:
         """This member's decision function, 2-D (a binary model has one column)."""
@@ -399,18 +495,30 @@ class Member:
 
     def calibrated(self, raw: Floats, n_classes: int) -> Floats:
         """Calibrated probabilities as ``_CalibratedClassifier.predict_proba``."""
-        d = self.decision(raw)
-        proba = np.zeros((raw.shape[0], n_classes))
-        # one sigmoid per (column, class) pair: expit(-(a * d + b)) as _SigmoidCalibration
         n = len(self.targets)
-        proba[:, self.targets] = expit(-(self.a * d[:, :n] + self.b))
+        if self._folded:
+            exponent = raw[:, self._raw_columns] * self.a
+            exponent += self._offset
+        else:
+            exponent = self.a * self.decision(raw)[:, :n] + self.b
+        # 1 / (1 + exp(x)), with x capped where exp overflows: the sigmoid is then about
+        # 1e-308 instead of scipy's 0, which moves no normalised probability
+        np.minimum(exponent, EXP_LIMIT, out=exponent)
+        sigmoid = np.exp(exponent, out=exponent)
+        sigmoid += 1.0
+        np.reciprocal(sigmoid, out=sigmoid)
+        if self._in_order and n == n_classes:
+            proba = sigmoid
+        else:
+            proba = np.zeros((raw.shape[0], n_classes))
+            proba[:, self.targets] = sigmoid
         if n_classes == 2:
             proba[:, 0] = 1.0 - proba[:, 1]
         else:
-            total = proba.sum(axis=1)[:, np.newaxis]
-            uniform = np.full_like(proba, 1 / n_classes)
-            proba = np.divide(proba, total, out=uniform, where=total != 0)
-        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+            # every sigmoid is positive, so no total is zero
+            proba /= proba.sum(axis=1, keepdims=True)
+        # scikit-learn sets values in (1, 1 + 1e-5] to 1; none can be larger here
+        np.minimum(proba, 1.0, out=proba)
         return proba
 
 
@@ -443,6 +551,8 @@ class Head:
             raise ModelLoadError(f"lean model: {width} decision columns for {n_classes} classes")
 
     def scores(self, raw: Floats) -> Floats:
+        if self.calibrated and len(self.members) == 1:
+            return self.members[0].calibrated(raw, self.n_classes)
         if self.calibrated:
             total = np.zeros((raw.shape[0], self.n_classes))
             for member in self.members:
@@ -465,7 +575,7 @@ class Head:
 
 
 class LeanPredictor(ScoreMatrixPredictor):
-    """Serves a lean artefact: vectorizers, one coefficient matrix, a head."""
+    """Serves a lean artefact: the folded feature table and a head."""
 
     backend = "lean"
 
@@ -474,36 +584,18 @@ class LeanPredictor(ScoreMatrixPredictor):
         manifest: dict[str, Any],
         classes: tuple[str, ...],
         features: Features,
-        coef: Floats,
         head: Head,
     ) -> None:
         super().__init__(manifest, classes)
         self._features = features
-        self._coef = coef
         self._head = head
-        self._max_gather = max(1, GATHER_BUDGET // max(1, coef.shape[1]))
+        self._budget = max(1, GATHER_BUDGET // (features.n_outputs + 1))
 
     def decision_matrix(self, texts: Sequence[str]) -> Floats:
         """Feature rows times coefficients (no intercept): shape (n_texts, n_outputs)."""
-        n = len(texts)
-        rows, cols, values = self._features.transform(texts)
-        out = np.zeros((n, self._coef.shape[1]))
-        if len(rows) == 0:
-            return out
-        starts = run_starts(rows)
-        ends = np.empty_like(starts)
-        ends[:-1] = starts[1:]
-        ends[-1] = len(rows)
-        first = 0
-        while first < len(starts):
-            limit = starts[first] + self._max_gather
-            last = max(first + 1, int(np.searchsorted(ends, limit, side="right")))
-            lo, hi = starts[first], ends[last - 1]
-            block = self._coef[cols[lo:hi]]
-            block *= values[lo:hi, np.newaxis]
-            out[rows[starts[first:last]]] = np.add.reduceat(block, starts[first:last] - lo, axis=0)
-            first = last
-        return out
+        if len(texts) == 1:
+            return self._features.decision_one(texts[0])[np.newaxis, :]
+        return self._features.decision_many(texts, self._budget)
 
     def score_matrix(self, texts: Sequence[str]) -> Floats:
         """An (n_texts, n_classes) array of scores, columns in ``classes`` order."""
@@ -550,7 +642,7 @@ def _check_vectorizer_spec(spec: dict[str, Any]) -> None:
         raise ModelLoadError(f"lean model: unsupported analyzer {spec.get('analyzer')!r}")
     if spec.get("strip_accents") not in (None, *ACCENT_STRIPPERS):
         raise ModelLoadError(f"lean model: unsupported strip_accents {spec.get('strip_accents')!r}")
-    if spec.get("norm") not in (None, "l1", "l2", "max"):
+    if spec.get("norm") not in NORM_POWER:
         raise ModelLoadError(f"lean model: unsupported norm {spec.get('norm')!r}")
     low, high = spec["ngram_range"]
     if not 1 <= low <= high:
@@ -643,9 +735,11 @@ def _build(model_dir: Path, manifest: dict[str, Any], spec: dict[str, Any]) -> L
         idf = None
         if block["idf"] is not None:
             idf = _load_array(model_dir / block["idf"], (np.float64,), (size,))
+            if not (np.isfinite(idf).all() and (idf > 0).all()):
+                raise ModelLoadError(f"lean model: IDF of {block['name']!r} must be positive and finite")
         vectorizers.append(Vectorizer(block, vocabulary, idf))
     if offset != n_features or not vectorizers:
         raise ModelLoadError(f"lean model: vectorizers cover {offset} columns, coefficients {n_features}")
     coef = _load_coef(model_dir, spec["coef"], n_features, n_outputs)
     head = Head(spec["head"], n_outputs, len(classes))
-    return LeanPredictor(manifest, classes, Features(vectorizers), coef, head)
+    return LeanPredictor(manifest, classes, Features(vectorizers, coef), head)
