@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     log_user_text: bool = Field(
         default=False, description="Log request texts. Off by default: texts may be personal data."
     )
+    otel_enabled: bool = Field(
+        default=False,
+        description=(
+            "FastAPI's native OpenTelemetry traces, metrics and logs; turn on with a configured "
+            "provider (e.g. the ADOT Lambda layer). Off, requests skip its per-request checks."
+        ),
+    )
     sklearn_version_policy: Literal["warn", "refuse"] = Field(
         default="warn",
         description="What to do when the model was trained with another scikit-learn version.",
