@@ -4,27 +4,35 @@ The model is loaded once per container, here at import time (during Lambda's
 init phase), never per request and never in a FastAPI startup hook: Mangum runs
 the lifespan cycle on every invocation. With SnapStart, a before-snapshot hook
 also sends a warm-up request through the handler so restored environments start hot.
+
+The cyclic garbage collector is off while the modules load (it would otherwise
+walk the growing heap again and again: about 30 ms of a 400 ms cold start here);
+what init built is then frozen, out of its reach, and it is switched back on.
 """
 
 import gc
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+gc.disable()
+try:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from textclf.http import create_app, create_handler
-from textclf.model import get_predictor
-from textclf.settings import get_settings
-from textclf.snapstart import register_before_snapshot, warm_api
+    from textclf.http import create_app, create_handler
+    from textclf.model import get_predictor
+    from textclf.settings import get_settings
+    from textclf.snapstart import register_before_snapshot, warm_api
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
+    logger = Logger()
+    copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
 
-settings = get_settings()
-predictor = get_predictor()
-app = create_app(predictor, settings)
-lambda_handler = create_handler(app)
-handler = logger.inject_lambda_context(lambda_handler)
-register_before_snapshot(lambda: warm_api(lambda_handler))
-# Everything built so far lives as long as the container: move it out of the
-# collector's reach so later collections scan only per-request garbage (lower p99).
-gc.freeze()
+    settings = get_settings()
+    predictor = get_predictor()
+    app = create_app(predictor, settings)
+    lambda_handler = create_handler(app)
+    handler = logger.inject_lambda_context(lambda_handler)
+    register_before_snapshot(lambda: warm_api(lambda_handler))
+finally:
+    # Everything built so far lives as long as the container: move it out of the
+    # collector's reach so later collections scan only per-request garbage (lower p99).
+    gc.freeze()
+    gc.enable()
