@@ -22,6 +22,7 @@ from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import request_response as starlette_request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textclf.model import Prediction, Predictor
@@ -244,8 +245,16 @@ class DirectRoute(APIRoute):
     FastAPI still documents it from its ``response_model`` and ``openapi_extra``, and
     its errors go through the app's exception handlers, but no dependency solving,
     body parsing or response serialisation runs per request: the endpoint does its own
-    (see :func:`read_json_body`).
+    (see :func:`read_json_body`). Without dependencies there is nothing for FastAPI's
+    per-request exit stacks to close, so the endpoint is wrapped as Starlette wraps
+    its own routes.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.dependant.dependencies:
+            raise TypeError(f"{path}: a DirectRoute cannot have dependencies")
+        self.app = starlette_request_response(endpoint)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.endpoint

@@ -517,8 +517,9 @@ class Member:
         else:
             # every sigmoid is positive, so no total is zero
             proba /= proba.sum(axis=1, keepdims=True)
-        # scikit-learn sets values in (1, 1 + 1e-5] to 1; none can be larger here
-        np.minimum(proba, 1.0, out=proba)
+        # scikit-learn then sets values in (1, 1 + 1e-5] to 1. There are none here: a
+        # rounded sum of non-negative terms is never below any of them, so p / sum <= 1,
+        # and a sigmoid is at most 1.
         return proba
 
 
