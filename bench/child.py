@@ -2,9 +2,12 @@
 
 child.py cold T0 APP EVENT      wall time from T0 (parent's time.time() before
                                 spawning) to the first response of APP's handler
-child.py warm APP EVENT N       p50/p99 of N in-process handler calls
+child.py warm APP EVENT N [CSV] p50/p99 of N in-process handler calls; with CSV, each
+                                call sends the next row's ``text`` in turn (not one text)
 """
 
+import copy
+import csv
 import importlib.util
 import json
 import sys
@@ -46,14 +49,20 @@ def main() -> None:
     elif mode == "warm":
         app_path, event_path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
         event = json.loads(open(event_path, encoding="utf-8").read())
+        events = [event]
+        if len(sys.argv) > 5:
+            with open(sys.argv[5], encoding="utf-8", newline="") as fh:
+                texts = [row["text"] for row in csv.DictReader(fh)]
+            events = [{**copy.deepcopy(event), "body": json.dumps({"text": text})} for text in texts]
         module = _load(app_path)
         ctx = LambdaContext()
-        for _ in range(min(200, n)):
-            module.handler(event, ctx)
+        for i in range(max(200, len(events))):
+            module.handler(events[i % len(events)], ctx)
         samples = []
-        for _ in range(n):
+        for i in range(n):
+            request = events[i % len(events)]
             t = time.perf_counter()
-            response = module.handler(event, ctx)
+            response = module.handler(request, ctx)
             samples.append(time.perf_counter() - t)
         assert response["statusCode"] == 200, response
         samples.sort()

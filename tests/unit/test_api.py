@@ -80,6 +80,15 @@ def test_openapi_documents_routes_and_limits(client: TestClient) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["PredictIn"]["properties"]["text"]["maxLength"] == 5000
     assert schemas["BatchPredictIn"]["properties"]["texts"]["maxItems"] == 64
+    # the prediction routes read their own body (DirectRoute) but are documented as usual
+    for path, body, out in (
+        ("/predict", "PredictIn", "PredictionOut"),
+        ("/predict/batch", "BatchPredictIn", "BatchPredictionOut"),
+    ):
+        post = spec["paths"][path]["post"]
+        assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/" + body)
+        assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/" + out)
+        assert {"400", "415", "422"} <= set(post["responses"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
 

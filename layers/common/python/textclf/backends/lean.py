@@ -7,16 +7,17 @@ coefficients) read with ``allow_pickle=False``. Nothing here can execute code
 from the model folder, and neither scikit-learn nor SciPy is imported, so a
 deployment that only has this backend stays small and starts fast.
 
-The arithmetic follows scikit-learn step by step (same preprocessing, same
-n-grams, same order of summation where it matters), and training refuses to ship
-the lean files unless they reproduce the pipeline's labels exactly and its scores
-to within 1e-9.
+Text analysis follows scikit-learn exactly (same preprocessing, same n-grams, so
+the same columns with the same counts). The arithmetic after it is rearranged:
+IDF, vectorizer weights and norms are folded into one table (see
+:class:`Features`), so sums run in another order and scores move by about 1e-16.
+Training refuses to ship the lean files unless both scoring paths (texts together,
+and one text per call) reproduce the pipeline's labels exactly and its scores to
+within 1e-9.
 
-Scoring a batch: the vectorizers map each text to columns of the whole feature
-space, one sort counts them into (row, column, count) triples in CSR
-order, and TF, IDF, norm and weight are applied block by block to the value
-array; the product with the coefficients gathers the coefficient rows of the
-non-zero columns and sums them per text with ``np.add.reduceat``.
+Two paths: many texts are counted together with one sort of (text, column) keys,
+then gathered and summed per (text, block) with ``np.add.reduceat``; one text (the
+API's case) skips the sort, counting its columns in a scratch array.
 """
 
 from __future__ import annotations
