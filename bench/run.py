@@ -78,11 +78,15 @@ def child(*args: str, env: dict[str, str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def median_of(
-    runs: int, fn: Callable[[], dict[str, float]], key: str
-) -> tuple[float, list[dict[str, float]]]:
-    results = [fn() for _ in range(runs)]
-    return statistics.median(r[key] for r in results), results
+def interleaved(
+    apps: dict[str, Path], runs: int, measure: Callable[[Path], dict[str, float]]
+) -> dict[str, list[dict[str, float]]]:
+    """``runs`` measurements of each app, taking turns."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in apps}
+    for _ in range(runs):
+        for name, app in apps.items():
+            results[name].append(measure(app))
+    return results
 
 
 def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> None:
@@ -102,23 +106,26 @@ def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> No
     # as Lambda does with the precompiled layers.
     for app in apps.values():
         child("cold", str(time.time()), str(app), str(EVENT), env=env)
-    cold: dict[str, float] = {}
-    for name, app in apps.items():
-        cold[name], _ = median_of(
-            runs, lambda app=app: child("cold", str(time.time()), str(app), str(EVENT), env=env), "total_s"
-        )
-    warm: dict[str, dict[str, float]] = {}
-    for name, app in apps.items():
-        results = [child("warm", str(app), str(EVENT), str(calls), env=env) for _ in range(max(3, runs // 2))]
-        warm[name] = {k: statistics.median(r[k] for r in results) for k in ("p50_s", "p99_s")}
+    # Runs take turns (ours, naive, floor, ours, ...), so a change in the machine's load
+    # during the benchmark weighs on every variant alike rather than on one of them.
+    cold_runs = interleaved(
+        apps, runs, lambda app: child("cold", str(time.time()), str(app), str(EVENT), env=env)
+    )
+    cold = {name: statistics.median(r["total_s"] for r in results) for name, results in cold_runs.items()}
+    warm_runs = interleaved(
+        apps, max(3, runs // 2), lambda app: child("warm", str(app), str(EVENT), str(calls), env=env)
+    )
+    warm = {
+        name: {k: statistics.median(r[k] for r in results) for k in ("p50_s", "p99_s")}
+        for name, results in warm_runs.items()
+    }
     # the same, each call sending the next text of the bundled data (varied lengths and words)
-    varied: dict[str, float] = {}
-    for name in ("ours", "floor"):
-        results = [
-            child("warm", str(apps[name]), str(EVENT), str(calls), str(BUNDLED), env=env)
-            for _ in range(max(3, runs // 2))
-        ]
-        varied[name] = statistics.median(r["p50_s"] for r in results)
+    varied_runs = interleaved(
+        {name: apps[name] for name in ("ours", "floor")},
+        max(3, runs // 2),
+        lambda app: child("warm", str(app), str(EVENT), str(calls), str(BUNDLED), env=env),
+    )
+    varied = {name: statistics.median(r["p50_s"] for r in results) for name, results in varied_runs.items()}
 
     over_floor = cold["ours"] - cold["floor"]
     report.add(

@@ -88,7 +88,10 @@ def test_openapi_documents_routes_and_limits(client: TestClient) -> None:
         post = spec["paths"][path]["post"]
         assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/" + body)
         assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/" + out)
-        assert {"400", "415", "422"} <= set(post["responses"])
+        for status in ("400", "415", "422"):
+            problem = post["responses"][status]["content"]["application/problem+json"]["schema"]
+            assert problem["$ref"].endswith("/Problem")
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
 

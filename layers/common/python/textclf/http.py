@@ -119,11 +119,6 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
             f"Classifies text into one of: {classes}. Model {predictor.version} "
             f"({predictor.backend} backend). Errors are RFC 9457 problem documents."
         ),
-        responses={
-            400: {"model": Problem, "description": "Malformed or undecodable body"},
-            415: {"model": Problem, "description": "Body is not JSON"},
-            422: {"model": Problem, "description": "Body does not match the schema or limits"},
-        },
         # FastAPI's native OpenTelemetry checks the global providers on every request
         telemetry=None if settings.otel_enabled else NO_TELEMETRY,
     )
@@ -162,6 +157,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
             methods=["POST"],
             response_model=out_model,
             summary=summary,
+            responses=BODY_PROBLEMS,
             openapi_extra=_request_body_doc(body_model),
             route_class_override=DirectRoute,
         )
@@ -232,7 +228,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
     # Added last = outermost: the stage prefix is resolved before the guard sees the request.
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(StagePathMiddleware)
-    app.openapi = _openapi(app, [predict_in, batch_in])  # type: ignore[method-assign]
+    app.openapi = _openapi(app, [predict_in, batch_in, Problem])  # type: ignore[method-assign]
     # The router tries routes in order; no two share a path, so the prediction routes
     # can come before the docs routes FastAPI registers first.
     app.router.routes.sort(key=lambda route: not isinstance(route, DirectRoute))
@@ -291,13 +287,27 @@ async def read_json_body[M: BaseModel](request: Request, model: type[M]) -> M:
         raise RequestValidationError(errors) from None
 
 
+def _problem_doc(description: str) -> dict[str, Any]:
+    schema_ref = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema_ref}}}
+
+
+# What the body-reading routes answer on bad input (documented by reference: a response
+# ``model`` would also build a validator per route at start-up, for documentation only).
+BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("Malformed JSON, or a body that is not UTF-8 or not valid base64"),
+    415: _problem_doc("The body is not JSON"),
+    422: _problem_doc("The body does not match the schema or its limits"),
+}
+
+
 def _request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema_ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema_ref}}}}
 
 
 def _openapi(app: FastAPI, models: list[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
-    """FastAPI's OpenAPI document plus the schemas of the bodies read by ``read_json_body``."""
+    """FastAPI's OpenAPI document plus the schemas the DirectRoutes refer to (bodies, problems)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
