@@ -29,6 +29,9 @@ def test_deps_layer_has_no_scikit_learn_or_scipy(sam_build: SamBuild) -> None:
     for name in ("sklearn", "scipy", "joblib"):
         assert not (site / name).exists(), f"{name} in DepsLayer"
         assert not list(site.glob(f"{name}-*.dist-info")), f"{name} metadata in DepsLayer"
+    assert not (site / "pydantic" / "v1").exists(), (
+        "pydantic.v1 is trimmed (FastAPI only imports it to refuse it)"
+    )
 
 
 @pytest.mark.parametrize("layer", ["DepsLayer", "CommonLayer"])
