@@ -84,6 +84,15 @@ def test_lean_matches_joblib_on_bundled_and_adversarial_texts(model_dir: Path) -
     assert_same_predictions(lean_predictor, joblib_predictor, PROBE_TEXTS)
 
 
+def test_python_row_path_serves_the_default_model_and_matches_numpy(model_dir: Path) -> None:
+    predictor = load_predictor(model_dir, "lean")
+    assert predictor._head.row is not None  # five calibrated classes: the API's fast path
+    for text in PROBE_TEXTS[::3]:
+        with_numpy = predictor._head.scores(predictor.decision_matrix([text]))[0]
+        assert np.abs(predictor.score_matrix([text])[0] - with_numpy).max() <= 1e-12
+        assert predictor.predict([text])[0]["label"] == predictor.classes[int(with_numpy.argmax())]
+
+
 def test_auto_prefers_lean(model_dir: Path) -> None:
     assert load_predictor(model_dir).backend == "lean"
 
@@ -367,6 +376,11 @@ def test_family_exports_with_exact_parity(family: str, classes: str) -> None:
     score_kind = "probability" if hasattr(pipeline, "predict_proba") else "decision"
     reference = JoblibPredictor(pipeline, {"version": "test", "score_kind": score_kind})
     assert_same_predictions(lean_predictor, reference, PROBE_TEXTS)
+    # one text with few classes is finished in plain Python: the same scores as NumPy's
+    if lean_predictor._head.row is not None:
+        for text in PROBE_TEXTS[::5]:
+            with_numpy = lean_predictor._head.scores(lean_predictor.decision_matrix([text]))[0]
+            assert np.abs(lean_predictor.score_matrix([text])[0] - with_numpy).max() <= 1e-12
     if not isinstance(pipeline[-1], SVC):  # libsvm's own vote breaks ties differently from argmax
         got = [p["label"] for p in lean_predictor.predict(PROBE_TEXTS)]
         assert got == [str(y) for y in pipeline.predict(PROBE_TEXTS)]
