@@ -240,9 +240,7 @@ class Features:
             block = table[v.offset : v.offset + v.n_features]
             idf = np.ones(v.n_features) if v.idf is None else v.idf
             block[:, :k] *= idf[:, np.newaxis] * (1.0 if v.weight is None else v.weight)
-            block[:, k] = idf ** NORM_POWER[v.norm]
-            if v.norm is None:
-                block[:, k] = 0.0
+            block[:, k] = 0.0 if v.norm is None else idf ** NORM_POWER[v.norm]
         self._table = table
         # how counts become term frequencies, and which power of them the norm column needs
         self._tf = [("binary" if v.binary else "sublinear" if v.sublinear_tf else "raw") for v in vectorizers]
@@ -325,8 +323,10 @@ class Features:
         if scratch is None:
             scratch = self._scratch.counts = np.zeros(self.n_features, dtype=np.intp)
         np.add.at(scratch, keys, 1)
-        counts = scratch.take(keys)
-        scratch[keys] = 0
+        try:
+            counts: Ints = scratch.take(keys)
+        finally:
+            scratch[keys] = 0  # zeros again whatever happens, or later counts would be off
         return counts
 
     # -- many texts: the throughput path of batch scoring ----------------------------------------
