@@ -17,7 +17,8 @@ within 1e-9.
 
 Two paths: many texts are counted together with one sort of (text, column) keys,
 then gathered and summed per (text, block) with ``np.add.reduceat``; one text (the
-API's case) skips the sort, counting its columns in a scratch array.
+API's case) skips the sort, counting its columns in a scratch array, and with few
+classes its norms and head run on Python floats (see ``ROW_MAX_OUTPUTS``).
 """
 
 from __future__ import annotations
