@@ -247,17 +247,13 @@ class Features:
         self._tf = [("binary" if v.binary else "sublinear" if v.sublinear_tf else "raw") for v in vectorizers]
         self._powers = [NORM_POWER[v.norm] for v in vectorizers]
         self._power = np.array(self._powers)
-        self._uniform = len(set(self._tf)) == 1 and len(set(self._power.tolist())) == 1
+        self._uniform = len(set(self._tf)) == 1 and len(set(self._powers)) == 1
         # Row c: the weights of one occurrence of a column counted c times (c < COUNT_TABLE),
-        # tf(c) / c for the decision columns and tf(c) ** p / c for the norm column.
+        # i.e. what _weigh multiplies such a row by; row 0 is unused.
         self._occurrence_weights: Floats | None = None
         if self._uniform:
-            c = np.arange(1, COUNT_TABLE, dtype=np.float64)
-            tf = _term_frequency(self._tf[0], c)
             weights = np.ones((COUNT_TABLE, k + 1))
-            weights[1:] = (tf / c)[:, np.newaxis]
-            if self._power[0] == 2:
-                weights[1:, k] *= tf
+            self._weigh(weights[1:], np.arange(1, COUNT_TABLE), None, per_occurrence=True)
             self._occurrence_weights = weights
         # per-thread counting buffer of the one-text path, all zeros between calls
         self._scratch = threading.local()
@@ -591,8 +587,8 @@ class Head:
         start, stop = member.columns.start, member.columns.stop
         if self.calibrated:
             # 1 / (1 + exp(a * raw + offset)) per target, as Member.calibrated
-            a, offset, n = member.a.tolist(), member._offset.tolist(), len(member.targets)
-            stop = start + n
+            a, offset = member.a.tolist(), member._offset.tolist()
+            start, stop = member._raw_columns.start, member._raw_columns.stop
 
             def sigmoids(raw: list[float]) -> list[float]:
                 return [
@@ -600,7 +596,7 @@ class Head:
                     for x, s, o in zip(raw[start:stop], a, offset, strict=True)
                 ]
 
-            if member.targets == list(range(self.n_classes)):
+            if member._in_order and len(member.targets) == self.n_classes:
 
                 def normalised(raw: list[float]) -> list[float]:
                     p = sigmoids(raw)
