@@ -59,6 +59,13 @@ def assert_same_predictions(lean_predictor: Any, reference: Any, texts: list[str
         assert worst <= PARITY_TOLERANCE
 
 
+def assert_python_row_matches_numpy(predictor: Any, text: str) -> Any:
+    """One text's scores finished in Python floats equal the NumPy one-text path's; returns those."""
+    with_numpy = predictor._head.scores(predictor.decision_matrix([text]))[0]
+    assert np.abs(predictor.score_matrix([text])[0] - with_numpy).max() <= 1e-12
+    return with_numpy
+
+
 # -- the default model ------------------------------------------------------------------------
 
 
@@ -88,8 +95,7 @@ def test_python_row_path_serves_the_default_model_and_matches_numpy(model_dir: P
     predictor = load_predictor(model_dir, "lean")
     assert predictor._head.row is not None  # five calibrated classes: the API's fast path
     for text in PROBE_TEXTS[::3]:
-        with_numpy = predictor._head.scores(predictor.decision_matrix([text]))[0]
-        assert np.abs(predictor.score_matrix([text])[0] - with_numpy).max() <= 1e-12
+        with_numpy = assert_python_row_matches_numpy(predictor, text)
         assert predictor.predict([text])[0]["label"] == predictor.classes[int(with_numpy.argmax())]
 
 
@@ -379,8 +385,7 @@ def test_family_exports_with_exact_parity(family: str, classes: str) -> None:
     # one text with few classes is finished in plain Python: the same scores as NumPy's
     if lean_predictor._head.row is not None:
         for text in PROBE_TEXTS[::5]:
-            with_numpy = lean_predictor._head.scores(lean_predictor.decision_matrix([text]))[0]
-            assert np.abs(lean_predictor.score_matrix([text])[0] - with_numpy).max() <= 1e-12
+            assert_python_row_matches_numpy(lean_predictor, text)
     if not isinstance(pipeline[-1], SVC):  # libsvm's own vote breaks ties differently from argmax
         got = [p["label"] for p in lean_predictor.predict(PROBE_TEXTS)]
         assert got == [str(y) for y in pipeline.predict(PROBE_TEXTS)]
