@@ -64,10 +64,11 @@ def test_api_function_routes_match_the_app(api_module) -> None:
     api = resources["ApiFunction"]["Properties"]
     assert api["Handler"] == "app.handler" and api["CodeUri"] == "functions/api/"
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api["Events"].values()}
+    # Starlette answers HEAD on every GET route by itself; a HEAD the app declares is a route
     app_routes = {
         (method, route.path)
         for route in api_module.app.routes
-        for method in getattr(route, "methods", set()) - {"HEAD"}
+        for method in getattr(route, "methods", set()) - ({"HEAD"} if "GET" in route.methods else set())
         if not route.path.startswith("/docs/")
     }
     assert app_routes - {("GET", "/redoc")} == routes

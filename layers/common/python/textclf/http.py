@@ -73,18 +73,23 @@ class StagePathMiddleware:
     """Let the app know the public prefix API Gateway put in front of it.
 
     For a named stage the public URL is ``/<stage>/...``: REST API (v1) events
-    carry the path without it, HTTP API (v2) events with it. Setting ``root_path``
+    carry the path without it, HTTP API (v2) events with it. Behind a custom domain
+    whose API mapping has a base path (``https://api.example.com/textclf/predict``),
+    both keep the base path in the path they pass on (v1 ``path``, v2 ``rawPath``),
+    so the configured ``base_path`` is taken off the same way. Setting ``root_path``
     (and keeping ``path`` absolute, as Starlette expects) makes routing, redirects
-    and the ``/docs`` page's link to ``/openapi.json`` right under any stage.
+    and the ``/docs`` page's link to ``/openapi.json`` right under any prefix; a
+    request without the prefix (the execute-api URL) is routed as before.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, base_path: str = "") -> None:
         self.app = app
+        self.base_path = base_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         event = scope.get("aws.event")
         if scope["type"] == "http" and isinstance(event, dict):
-            prefix = _public_prefix(event, scope["path"])
+            prefix = _public_prefix(event, scope["path"], self.base_path)
             if prefix:
                 scope = dict(scope)
                 scope["root_path"] = prefix
@@ -93,11 +98,18 @@ class StagePathMiddleware:
         await self.app(scope, receive, send)
 
 
-def _public_prefix(event: dict[str, Any], path: str) -> str:
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _public_prefix(event: dict[str, Any], path: str, base_path: str = "") -> str:
+    """The part of the public URL path in front of the app's routes ("" for none)."""
+    if base_path and _under(path, base_path):
+        return base_path
     context = event.get("requestContext") or {}
     if event.get("version") == "2.0":
         stage = context.get("stage") or "$default"
-        if stage != "$default" and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        if stage != "$default" and _under(path, f"/{stage}"):
             return f"/{stage}"
         return ""
     # v1: requestContext.path is the public path (stage or custom-domain base path
@@ -166,6 +178,11 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
     async def health() -> HealthOut:
         return HealthOut(model_version=predictor.version, backend=predictor.backend)
 
+    # Uptime monitors and load balancers probe with HEAD: 200, headers only.
+    @app.head("/health", summary="Liveness, headers only", response_class=Response)
+    async def health_head() -> Response:
+        return Response(status_code=200)
+
     @app.get("/model", summary="The model's manifest: classes, metrics, version")
     async def model() -> dict[str, Any]:
         return predictor.manifest
@@ -227,7 +244,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
 
     # Added last = outermost: the stage prefix is resolved before the guard sees the request.
     app.add_middleware(RequestGuardMiddleware)
-    app.add_middleware(StagePathMiddleware)
+    app.add_middleware(StagePathMiddleware, base_path=settings.api_base_path)
     app.openapi = _openapi(app, [predict_in, batch_in, Problem])  # type: ignore[method-assign]
     # The router tries routes in order; no two share a path, so the prediction routes
     # can come before the docs routes FastAPI registers first.
@@ -322,7 +339,9 @@ def _openapi(app: FastAPI, models: list[type[BaseModel]]) -> Callable[[], dict[s
 
 
 class RequestGuardMiddleware:
-    """Refuse non-JSON POST bodies with 415 and log one line per request (never the body).
+    """Refuse non-JSON POST bodies with 415, send no body to HEAD, log one line per request.
+
+    The log line never has the body.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``)
     costs about half a millisecond per request, as much as the whole prediction.
@@ -337,11 +356,15 @@ class RequestGuardMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        head = scope["method"] == "HEAD"
 
         async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif head and message.get("body"):
+                # a response to HEAD has no body (Mangum, unlike an HTTP server, would send it)
+                message = {**message, "body": b""}
             await send(message)
 
         try:

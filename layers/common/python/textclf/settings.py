@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from textclf.errors import TextClfError
@@ -39,6 +39,14 @@ class Settings(BaseSettings):
             "provider (e.g. the ADOT Lambda layer). Off, requests skip its per-request checks."
         ),
     )
+    api_base_path: str = Field(
+        default="",
+        pattern=r"^/?([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?/?$",
+        description=(
+            "Base path of a custom-domain API mapping (e.g. /textclf for "
+            "https://api.example.com/textclf/predict); empty when the API is not mapped under one."
+        ),
+    )
     sklearn_version_policy: Literal["warn", "refuse"] = Field(
         default="warn",
         description="What to do when the model was trained with another scikit-learn version.",
@@ -54,6 +62,13 @@ class Settings(BaseSettings):
     max_line_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Longest input line read (bytes)."
     )
+
+    @field_validator("api_base_path")
+    @classmethod
+    def _one_leading_slash(cls, value: str) -> str:
+        """``textclf``, ``/textclf/`` and ``/textclf`` all mean ``/textclf``; ``/`` means none."""
+        value = value.strip("/")
+        return f"/{value}" if value else ""
 
 
 @cache
