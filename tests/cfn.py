@@ -1,0 +1,112 @@
+"""template.yaml as CloudFormation would deploy it: SAM's own transform (the aws-sam-translator
+that ``sam deploy`` runs) for given parameter values, then conditions, ``Fn::If``,
+``AWS::NoValue`` and parameter ``Ref``s resolved, so tests assert the concrete resources."""
+
+from __future__ import annotations
+
+import copy
+import os
+from functools import cache
+from typing import Any
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from tests.helpers import ROOT
+
+_NO_VALUE = object()
+
+
+class _NoPolicies:
+    """The managed-policy loader the transform asks for (our template names no managed policy)."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """Parameter values: defaults, then ``overrides``; CommaDelimitedList values as lists."""
+    specs = template.get("Parameters") or {}
+    unknown = set(overrides) - set(specs)
+    assert not unknown, f"not template parameters: {unknown}"
+    values: dict[str, Any] = {}
+    for name, spec in specs.items():
+        raw = str(overrides.get(name, spec.get("Default", "")))
+        values[name] = raw.split(",") if spec["Type"] == "CommaDelimitedList" else raw
+    return values
+
+
+def condition(name_or_expr: Any, conditions: dict[str, Any], params: dict[str, Any]) -> bool:
+    if isinstance(name_or_expr, str):
+        return condition(conditions[name_or_expr], conditions, params)
+    (fn, args), *_ = name_or_expr.items()
+    if fn == "Fn::Equals":
+        left, right = (resolve(a, conditions, params) for a in args)
+        return str(left) == str(right)
+    if fn == "Fn::Not":
+        return not condition(args[0], conditions, params)
+    if fn == "Fn::And":
+        return all(condition(a, conditions, params) for a in args)
+    if fn == "Fn::Or":
+        return any(condition(a, conditions, params) for a in args)
+    if fn == "Condition":
+        return condition(args, conditions, params)
+    raise AssertionError(f"unsupported condition function {fn}")
+
+
+def resolve(node: Any, conditions: dict[str, Any], params: dict[str, Any]) -> Any:
+    """``node`` with Fn::If / Fn::Join / parameter Refs evaluated and AWS::NoValue dropped."""
+    if isinstance(node, list):
+        items = [resolve(item, conditions, params) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        if node["Ref"] == "AWS::NoValue":
+            return _NO_VALUE
+        return params.get(node["Ref"], node)
+    if set(node) == {"Fn::If"}:
+        name, then, otherwise = node["Fn::If"]
+        return resolve(then if condition(name, conditions, params) else otherwise, conditions, params)
+    if set(node) == {"Fn::Join"}:
+        sep, items = node["Fn::Join"]
+        items = resolve(items, conditions, params)
+        if isinstance(items, list) and all(isinstance(i, str) for i in items):
+            return sep.join(items)
+        return {"Fn::Join": [sep, items]}
+    out = {}
+    for key, value in node.items():
+        value = resolve(value, conditions, params)
+        if value is not _NO_VALUE:
+            out[key] = value
+    return out
+
+
+@cache
+def _transformed(overrides: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):  # sam package would have uploaded these
+            if isinstance(props.get(key), str):
+                props[key] = f"s3://example-bucket/{key}"
+    values = parameters(template, dict(overrides))
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    output: dict[str, Any] = transform(template, values, _NoPolicies())
+    conditions = output.get("Conditions") or {}
+    resources = {}
+    for logical_id, resource in output["Resources"].items():
+        if "Condition" in resource and not condition(resource["Condition"], conditions, values):
+            continue
+        resources[logical_id] = resolve(resource, conditions, values)
+    outputs = {}
+    for name, out in (output.get("Outputs") or {}).items():
+        if "Condition" in out and not condition(out["Condition"], conditions, values):
+            continue
+        outputs[name] = resolve(out, conditions, values)
+    return {**output, "Resources": resources, "Outputs": outputs, "ParameterValues": values}
+
+
+def deployed(**overrides: str) -> dict[str, Any]:
+    """The CloudFormation template for these parameter values, conditions resolved (a copy)."""
+    return copy.deepcopy(_transformed(tuple(sorted(overrides.items()))))

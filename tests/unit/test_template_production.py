@@ -1,0 +1,146 @@
+"""The template as deployed for each choice of its production parameters (SAM's transform, then
+CloudFormation's conditions): access control, CORS, concurrency, and the rest of issue 13."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from tests.cfn import deployed
+from tests.helpers import ROOT
+from tests.unit.test_template import load_template
+
+OPEN_ROUTES = {("/health", "get"), ("/health", "head")}
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example01"
+
+
+def _routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    body = template["Resources"]["HttpApi"]["Properties"]["Body"]
+    return {(path, method): op for path, item in body["paths"].items() for method, op in item.items()}
+
+
+def _event_routes() -> set[tuple[str, str]]:
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    return {
+        (e["Properties"]["Path"], e["Properties"]["Method"].lower())
+        for e in events.values()
+        if e["Type"] == "HttpApi"
+    }
+
+
+def test_every_route_of_the_function_is_in_the_api_with_its_integration() -> None:
+    routes = _routes(deployed())
+    assert set(routes) == _event_routes()
+    for key, op in routes.items():
+        integration = op["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", key
+        # traffic goes to the `live` alias, the one CodeDeploy shifts
+        assert "${ApiFunctionAliaslive}" in str(integration["uri"]), key
+
+
+@pytest.mark.parametrize(
+    ("overrides", "scheme"),
+    [
+        ({}, "sigv4"),
+        ({"ApiAuth": "IAM"}, "sigv4"),
+        ({"ApiAuth": "JWT", "JwtIssuer": ISSUER, "JwtAudience": "client-a,client-b"}, "jwt"),
+        ({"ApiAuth": "NONE"}, None),
+    ],
+    ids=["default", "iam", "jwt", "none"],
+)
+def test_authorizer_on_every_route_but_health(overrides: dict[str, str], scheme: str | None) -> None:
+    template = deployed(**overrides)
+    routes = _routes(template)
+    assert len(routes) >= 7
+    for key, op in routes.items():
+        if key in OPEN_ROUTES or scheme is None:
+            assert "security" not in op, key
+        else:
+            assert op["security"] == [{scheme: []}], key
+    schemes = template["Resources"]["HttpApi"]["Properties"]["Body"].get("components", {})
+    schemes = schemes.get("securitySchemes", {})
+    assert set(schemes) == ({scheme} if scheme else set())
+    if scheme == "sigv4":
+        assert schemes["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    if scheme == "jwt":
+        authorizer = schemes["jwt"]["x-amazon-apigateway-authorizer"]
+        assert authorizer["type"] == "jwt"
+        assert authorizer["identitySource"] == "$request.header.Authorization"
+        assert authorizer["jwtConfiguration"] == {"issuer": ISSUER, "audience": ["client-a", "client-b"]}
+
+
+def test_iam_is_the_default_and_public_is_said_out_loud() -> None:
+    assert load_template()["Parameters"]["ApiAuth"]["Default"] == "IAM"
+    assert deployed()["Outputs"]["ApiAccess"]["Value"].startswith("IAM:")
+    public = deployed(ApiAuth="NONE")["Outputs"]["ApiAccess"]["Value"]
+    assert public.startswith("PUBLIC:") and "anyone" in public
+
+
+def test_jwt_without_issuer_or_audience_is_refused_before_deploying() -> None:
+    rule = load_template()["Rules"]["JwtNeedsIssuerAndAudience"]
+    assert rule["RuleCondition"] == {"Equals": [{"Ref": "ApiAuth"}, "JWT"]}
+    asserted = str(rule["Assertions"])
+    assert "JwtIssuer" in asserted and "JwtAudience" in asserted
+
+
+def test_no_cors_by_default() -> None:
+    body = deployed()["Resources"]["HttpApi"]["Properties"]["Body"]
+    assert "x-amazon-apigateway-cors" not in body
+
+
+def test_cors_for_the_given_origins_answers_preflight() -> None:
+    origins = "https://app.example.com,https://admin.example.com"
+    body = deployed(CorsAllowOrigins=origins)["Resources"]["HttpApi"]["Properties"]["Body"]
+    cors = body["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == origins.split(",")
+    # API Gateway answers OPTIONS preflights itself when CORS is configured; the browser then
+    # needs POST allowed and the headers a signed or bearer request carries
+    assert {"POST", "OPTIONS"} <= set(cors["allowMethods"])
+    assert {"authorization", "content-type", "x-amz-date", "x-amz-security-token"} <= set(
+        cors["allowHeaders"]
+    )
+    assert "*" not in cors["allowOrigins"]
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"),
+    [("ApiFunction", "ApiReservedConcurrency"), ("BatchFunction", "BatchReservedConcurrency")],
+)
+def test_reserved_concurrency_is_a_parameter(function: str, parameter: str) -> None:
+    def reserved(**overrides: str) -> Any:
+        return deployed(**overrides)["Resources"][function]["Properties"].get("ReservedConcurrentExecutions")
+
+    default = int(load_template()["Parameters"][parameter]["Default"])
+    assert default > 0
+    assert int(reserved()) == default
+    assert int(reserved(**{parameter: "7"})) == 7
+    assert reserved(**{parameter: "-1"}) is None
+
+
+def test_throttling_stays() -> None:
+    settings = deployed()["Resources"]["HttpApiApiGatewayDefaultStage"]["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
+
+
+def test_base_path_parameter_reaches_the_function() -> None:
+    env = deployed(ApiBasePath="textclf")["Resources"]["ApiFunction"]["Properties"]["Environment"]
+    assert env["Variables"]["API_BASE_PATH"] == "textclf"
+
+
+def test_sam_local_serves_every_route_without_an_authorizer() -> None:
+    """`sam local start-api` reads the same definition body: the Fn::If authorizers resolve, and
+    (sam local enforcing neither IAM nor JWT) local development stays open."""
+    from samcli.lib.providers.api_provider import ApiProvider
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+    with warnings.catch_warnings():
+        # samtranslator's validator calls its own deprecated get_errors (not our code)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"))
+        served = ApiProvider(stacks).routes
+    routes = {(route.path, method.lower()): route for route in served for method in route.methods}
+    assert _event_routes() <= set(routes)
+    for route in routes.values():
+        assert route.function_name == "ApiFunction" and route.authorizer_name is None
