@@ -15,6 +15,7 @@ import gc
 gc.disable()
 try:
     from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
     from textclf.http import create_app, create_handler
@@ -29,7 +30,10 @@ try:
     predictor = get_predictor()
     app = create_app(predictor, settings)
     lambda_handler = create_handler(app)
-    handler = logger.inject_lambda_context(lambda_handler)
+    # every log line of a request carries API Gateway's request id (v1 and v2 alike)
+    handler = logger.inject_lambda_context(
+        lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP
+    )
     register_before_snapshot(lambda: warm_api(lambda_handler))
 finally:
     # Everything built so far lives as long as the container: move it out of the

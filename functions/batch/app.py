@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.batch import BatchProcessingError, S3Input, check_prefixes, process_object
+from textclf.metrics import emit_batch_file
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 
@@ -46,15 +47,19 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             version_id=obj.version_id,
             etag=obj.etag or None,
         )
-        summaries.append(
-            process_object(
+        try:
+            summary = process_object(
                 s3,
                 predictor,
                 target,
                 settings,
                 remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
             )
-        )
+        except Exception:
+            emit_batch_file(None)  # metrics (EMF): the file failed; Lambda retries the event
+            raise
+        emit_batch_file(summary)  # metrics (EMF): rows read/scored/rejected, reasons, duration
+        summaries.append(summary)
     failed = [s for s in summaries if s["status"] == "failed"]
     if failed:
         details = "; ".join(f"{s['input']['key']}: {s['error']['message']}" for s in failed)

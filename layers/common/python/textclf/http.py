@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import request_response as starlette_request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from textclf.metrics import RequestMetrics
 from textclf.model import Prediction, Predictor
 from textclf.schemas import BatchPredictionOut, HealthOut, PredictionOut, Problem, request_models
 from textclf.settings import Settings
@@ -35,6 +36,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 PROBLEM_BASE = "urn:textclf:problem:"
 JSON_TYPES = ("application/json",)
+# the scope key of a request's RequestMetrics (set in Lambda only: locally nothing is emitted)
+METRICS_KEY = "textclf.metrics"
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -149,13 +152,21 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
     # per-request dependency solving, response validation and exit stacks (about 35
     # microseconds a request, more than the prediction adds). Their models still document
     # them in the OpenAPI document, and their errors keep FastAPI's shape.
+    def _predict(request: Request, texts: list[str]) -> list[Prediction]:
+        started = time.perf_counter()
+        preds = predictor.predict(texts)
+        metrics: RequestMetrics | None = request.scope.get(METRICS_KEY)
+        if metrics is not None:
+            metrics.predicted((p["label"] for p in preds), (time.perf_counter() - started) * 1000)
+        return preds
+
     async def predict(request: Request) -> Response:
         body = await read_json_body(request, predict_in)
-        return _json(_out(predictor.predict([body.text])[0]))  # type: ignore[attr-defined]
+        return _json(_out(_predict(request, [body.text])[0]))  # type: ignore[attr-defined]
 
     async def predict_batch(request: Request) -> Response:
         body = await read_json_body(request, batch_in)
-        preds = predictor.predict(body.texts)  # type: ignore[attr-defined]
+        preds = _predict(request, body.texts)  # type: ignore[attr-defined]
         out = BatchPredictionOut.model_construct(predictions=[_out(p) for p in preds], model_version=version)
         return _json(out)
 
@@ -229,17 +240,6 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
             detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500,
-            "internal-error",
-            "Internal Server Error",
-            "the server failed to handle this request; it has been logged",
-            instance=request.url.path,
         )
 
     # Added last = outermost: the stage prefix is resolved before the guard sees the request.
@@ -339,9 +339,13 @@ def _openapi(app: FastAPI, models: list[type[BaseModel]]) -> Callable[[], dict[s
 
 
 class RequestGuardMiddleware:
-    """Refuse non-JSON POST bodies with 415, send no body to HEAD, log one line per request.
+    """Refuse non-JSON POST bodies with 415, answer an unhandled error with a 500 problem
+    (logged once), send no body to HEAD; in Lambda, write the request's metrics line.
 
-    The log line never has the body.
+    An unhandled error is caught here rather than by an ``Exception`` handler: Starlette
+    re-raises after such a handler, and Mangum then logs the same error a second time, as
+    a plain-text traceback. The optional per-request log line (method, path, status,
+    duration; never the body) is DEBUG: API Gateway's access log has the same.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``)
     costs about half a millisecond per request, as much as the whole prediction.
@@ -356,13 +360,21 @@ class RequestGuardMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        started_response = False
+        problem: str | None = None
         head = scope["method"] == "HEAD"
+        metrics = None
+        if "aws.event" in scope:
+            metrics = scope[METRICS_KEY] = RequestMetrics()
 
         async def send_and_record(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response, problem
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif head and message.get("body"):
+                started_response = True
+            elif status >= 400 and problem is None:
+                problem = _problem_type(message.get("body", b""))
+            if head and message.get("body"):
                 # a response to HEAD has no body (Mangum, unlike an HTTP server, would send it)
                 message = {**message, "body": b""}
             await send(message)
@@ -380,8 +392,34 @@ class RequestGuardMiddleware:
                 await response(scope, receive, send_and_record)
                 return
             await self.app(scope, receive, send_and_record)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            status, problem = 500, "internal-error"
+            if not started_response:
+                response = problem_response(
+                    500,
+                    "internal-error",
+                    "Internal Server Error",
+                    "the server failed to handle this request; it has been logged",
+                    instance=scope["path"],
+                )
+                await response(scope, receive, send)
         finally:
-            _log_request(scope["method"], scope["path"], status, started)
+            if metrics is not None:
+                metrics.emit(status, problem)
+            if logger.isEnabledFor(logging.DEBUG):
+                _log_request(scope["method"], scope["path"], status, started)
+
+
+def _problem_type(body: bytes) -> str | None:
+    """The short problem type (``validation-error``) of a problem document body."""
+    try:
+        kind = json.loads(body).get("type", "")
+    except (ValueError, AttributeError):
+        return None
+    return (
+        kind.removeprefix(PROBLEM_BASE) if isinstance(kind, str) and kind.startswith(PROBLEM_BASE) else None
+    )
 
 
 def _content_type(scope: Scope) -> str:
@@ -392,7 +430,7 @@ def _content_type(scope: Scope) -> str:
 
 
 def _log_request(method: str, path: str, status: int, started: float) -> None:
-    logger.info(
+    logger.debug(
         "request",
         extra={
             "method": method,
