@@ -157,7 +157,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
         preds = predictor.predict(texts)
         metrics: RequestMetrics | None = request.scope.get(METRICS_KEY)
         if metrics is not None:
-            metrics.predicted((p["label"] for p in preds), (time.perf_counter() - started) * 1000)
+            metrics.predicted([p["label"] for p in preds], (time.perf_counter() - started) * 1000)
         return preds
 
     async def predict(request: Request) -> Response:

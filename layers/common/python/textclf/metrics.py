@@ -27,83 +27,152 @@ FilesScored            Count         service (status ok)
 FilesFailed            Count         service (unreadable file or aborted run)
 =====================  ============  ============================================
 
-``POWERTOOLS_METRICS_DISABLED=true`` turns every line off.
+``POWERTOOLS_METRICS_DISABLED=true`` turns every line off. The environment is read at import
+(:func:`configure` reads it again).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 DEFAULT_NAMESPACE = "TextClf"
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
 
-Values = Mapping[str, tuple[float, MetricUnit]]
+# every metric the project emits, with its unit (the tables above)
+UNITS: dict[str, MetricUnit] = {
+    "Predictions": MetricUnit.Count,
+    "PredictionLatency": MetricUnit.Milliseconds,
+    "Problems": MetricUnit.Count,
+    "Failures": MetricUnit.Count,
+    "RowsRead": MetricUnit.Count,
+    "RowsScored": MetricUnit.Count,
+    "RowsRejected": MetricUnit.Count,
+    "FileDuration": MetricUnit.Seconds,
+    "FilesScored": MetricUnit.Count,
+    "FilesFailed": MetricUnit.Count,
+}
 
 
-def emit(values: Values, extra_dimension: tuple[str, str] | None = None) -> None:
-    """Write one EMF line with ``values`` (name -> (value, unit)).
+def emit(values: Mapping[str, float], extra_dimension: tuple[str, str] | None = None) -> None:
+    """Write one EMF line with ``values`` (metric name -> value; units from :data:`UNITS`).
 
     The metrics are published per ``service`` and, when ``extra_dimension`` is
     ``(name, value)``, also per ``service`` + that dimension (an EMF document may carry
     several dimension sets).
+
+    Powertools builds and validates each document's shape (names, units, namespace,
+    dimensions) once per process; a request then only fills in the timestamp and values.
+    Building the document through Powertools on every request cost more than the
+    prediction itself (about 170 microseconds against a 140 microsecond framework floor).
     """
-    if not values or is_metrics_disabled():
+    if not values or _config["disabled"]:
         return
-    provider = AmazonCloudWatchEMFProvider(
-        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
-    )
-    for name, (value, unit) in values.items():
-        provider.add_metric(name=name, unit=unit, value=value)
-    document: dict[str, Any] = dict(provider.serialize_metric_set())  # adds the service dimension
+    head = _head(tuple(values), extra_dimension[0] if extra_dimension else None)
+    line = head % int(time.time() * 1000)
     if extra_dimension:
-        dim_name, dim_value = extra_dimension
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            directive["Dimensions"].append([*directive["Dimensions"][0], dim_name])
-        document[dim_name] = dim_value
-    sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+        line += _member(*extra_dimension)
+    for name, value in values.items():
+        line += _key(name) + _number(value)
+    sys.stdout.write(line + "}\n")
 
 
-@dataclass
+_config = {"disabled": False}
+
+
+def configure() -> None:
+    """Read ``POWERTOOLS_METRICS_DISABLED``, ``POWERTOOLS_METRICS_NAMESPACE`` and
+    ``POWERTOOLS_SERVICE_NAME`` again (done once at import: a lookup in ``os.environ``
+    per request would cost more than writing the line)."""
+    _config["disabled"] = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in _TRUE
+    _head.cache_clear()
+
+
+@cache
+def _head(names: tuple[str, ...], dimension: str | None) -> str:
+    """The fixed start of a document of this shape, built and validated by Powertools once
+    per process; ``%d`` stands for the timestamp (milliseconds)."""
+    provider = AmazonCloudWatchEMFProvider(
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+        service=os.environ.get("POWERTOOLS_SERVICE_NAME") or None,
+    )
+    for name in names:
+        provider.add_metric(name=name, unit=UNITS[name], value=0)
+    document: dict[str, Any] = dict(provider.serialize_metric_set())
+    directives = document["_aws"]["CloudWatchMetrics"]
+    if dimension:
+        for directive in directives:
+            directive["Dimensions"].append([*directive["Dimensions"][0], dimension])
+    fixed = "".join(_member(name, document[name]) for name in directives[0]["Dimensions"][0])
+    shape = json.dumps(directives, separators=(",", ":"))
+    return ('{"_aws":{"Timestamp":%d,"CloudWatchMetrics":' + shape.replace("%", "%%") + "}") + fixed.replace(
+        "%", "%%"
+    )
+
+
+@cache
+def _member(name: str, value: str) -> str:
+    # dimension values are few by design (labels, problem types, reasons): cached
+    return f",{json.dumps(name)}:{json.dumps(str(value))}"
+
+
+@cache
+def _key(name: str) -> str:
+    return f",{json.dumps(name)}:"
+
+
+def _number(value: float) -> str:
+    if type(value) is int:
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"metric value {value!r} is not a finite number")
+    return repr(number)
+
+
+@dataclass(slots=True)
 class RequestMetrics:
     """What one API request did, for its metrics line (filled by the routes)."""
 
-    labels: Counter[str] | None = None
-    latency_ms: float | None = None
+    labels: list[str] | None = None
+    latency_ms: float = 0.0
 
-    def predicted(self, labels: Iterable[str], latency_ms: float) -> None:
-        self.labels = Counter(labels)
+    def predicted(self, labels: list[str], latency_ms: float) -> None:
+        self.labels = labels
         self.latency_ms = latency_ms
 
     def emit(self, status: int, problem: str | None) -> None:
         """The request's metric lines: predictions, a problem (4xx) or a failure (5xx)."""
         if status >= 500:
-            emit({"Failures": (1, MetricUnit.Count)})
+            emit({"Failures": 1})
         elif status >= 400:
-            emit({"Problems": (1, MetricUnit.Count)}, ("problem", problem or f"http-{status}"))
-        elif self.labels and self.latency_ms is not None:
-            latency = {"PredictionLatency": (self.latency_ms, MetricUnit.Milliseconds)}
-            if len(self.labels) == 1:
-                ((label, count),) = self.labels.items()
-                emit({"Predictions": (count, MetricUnit.Count), **latency}, ("label", label))
+            emit({"Problems": 1}, ("problem", problem or f"http-{status}"))
+        elif self.labels:
+            counts = Counter(self.labels) if len(self.labels) > 1 else {self.labels[0]: 1}
+            if len(counts) == 1:
+                ((label, count),) = counts.items()
+                emit({"Predictions": count, "PredictionLatency": self.latency_ms}, ("label", label))
                 return
-            emit(latency)
-            for label, count in sorted(self.labels.items()):
-                emit({"Predictions": (count, MetricUnit.Count)}, ("label", label))
+            emit({"PredictionLatency": self.latency_ms})
+            for label, count in sorted(counts.items()):
+                emit({"Predictions": count}, ("label", label))
 
 
 def emit_batch_file(summary: Mapping[str, Any] | None) -> None:
     """The metric lines of one scored file, from its summary (``None``: the run aborted)."""
     if summary is None:
-        emit({"FilesFailed": (1, MetricUnit.Count)})
+        emit({"FilesFailed": 1})
         return
     if summary.get("status") == "skipped":
         return
@@ -111,12 +180,15 @@ def emit_batch_file(summary: Mapping[str, Any] | None) -> None:
     failed = summary.get("status") != "ok"
     emit(
         {
-            "RowsRead": (rows.get("read", 0), MetricUnit.Count),
-            "RowsScored": (rows.get("scored", 0), MetricUnit.Count),
-            "RowsRejected": (rows.get("rejected", 0), MetricUnit.Count),
-            "FileDuration": (summary.get("duration_seconds", 0.0), MetricUnit.Seconds),
-            ("FilesFailed" if failed else "FilesScored"): (1, MetricUnit.Count),
+            "RowsRead": rows.get("read", 0),
+            "RowsScored": rows.get("scored", 0),
+            "RowsRejected": rows.get("rejected", 0),
+            "FileDuration": summary.get("duration_seconds", 0.0),
+            ("FilesFailed" if failed else "FilesScored"): 1,
         }
     )
     for reason, count in sorted((summary.get("rejected_by_reason") or {}).items()):
-        emit({"RowsRejected": (count, MetricUnit.Count)}, ("reason", str(reason)))
+        emit({"RowsRejected": count}, ("reason", str(reason)))
+
+
+configure()
