@@ -23,6 +23,7 @@ from training.export_lean import export_lean
 from training.layer import write_model_dir
 from training.pipeline import SEED, Family, ModelOptions, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
+from training.smoke import write_smoke_set
 from training.tuning import Progress, Scoring, search
 
 logger = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     def reports(folder: Path, manifest: dict[str, Any]) -> None:
         write_plots(scored, metrics, folder, f"{config.family} on {len(x_test)} test rows")
         (folder / MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
+        write_smoke_set(folder, pipeline, x_test, y_test)  # for the deployment's pre-traffic hook
 
     # the lean artefact is built and parity-checked before the model folder is written
     with export_lean(pipeline, parity_texts=x_test) as lean:

@@ -222,3 +222,90 @@ def test_checkov_finds_nothing_but_the_inline_skips_with_reasons() -> None:
     for skipped in report["results"]["skipped_checks"]:
         reason = skipped["check_result"].get("suppress_comment", "")
         assert len(reason) > 20 and "\n" not in reason, skipped["check_id"]
+
+
+# --- alarms, canary and the pre-traffic hook -----------------------------------------------------
+
+API_ALARMS = {"Api5xxRateAlarm", "ApiLatencyAlarm", "ApiFunctionErrorsAlarm", "ApiFunctionThrottlesAlarm"}
+ALL_ALARMS = API_ALARMS | {
+    "BatchFunctionErrorsAlarm",
+    "BatchFunctionThrottlesAlarm",
+    "BatchFilesFailedAlarm",
+    "BatchFailureQueueAlarm",
+}
+
+
+def test_alarms_exist_with_parameter_thresholds_and_optional_topic() -> None:
+    quiet = deployed()["Resources"]
+    topic = "arn:aws:sns:us-east-1:123456789012:oncall"
+    loud = deployed(AlarmTopicArn=topic, Api5xxRatePercent="2.5", ApiLatencyP99Ms="800")["Resources"]
+    alarms = {k for k, r in quiet.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == ALL_ALARMS
+    for name in alarms:
+        assert "AlarmActions" not in quiet[name]["Properties"], name
+        assert loud[name]["Properties"]["AlarmActions"] == [topic] == loud[name]["Properties"]["OKActions"]
+        assert loud[name]["Properties"]["TreatMissingData"] == "notBreaching"
+    assert float(loud["Api5xxRateAlarm"]["Properties"]["Threshold"]) == 2.5
+    assert float(loud["ApiLatencyAlarm"]["Properties"]["Threshold"]) == 800
+    assert loud["ApiLatencyAlarm"]["Properties"]["ExtendedStatistic"] == "p99"
+    rate = {m["Id"]: m for m in loud["Api5xxRateAlarm"]["Properties"]["Metrics"]}
+    assert rate["errors"]["MetricStat"]["Metric"]["MetricName"] == "5xx"
+    assert rate["requests"]["MetricStat"]["Metric"]["MetricName"] == "Count"
+    files = loud["BatchFilesFailedAlarm"]["Properties"]
+    assert (files["Namespace"], files["MetricName"]) == ("TextClf", "FilesFailed")  # textclf/metrics.py
+    queue = loud["BatchFailureQueueAlarm"]["Properties"]
+    assert queue["MetricName"] == "ApproximateNumberOfMessagesVisible" and float(queue["Threshold"]) == 0
+
+
+def test_api_function_alarms_watch_the_live_alias() -> None:
+    resources = deployed()["Resources"]
+    for name in ("ApiFunctionErrorsAlarm", "ApiFunctionThrottlesAlarm"):
+        dims = {d["Name"]: d["Value"] for d in resources[name]["Properties"]["Dimensions"]}
+        assert dims["FunctionName"] == {"Ref": "ApiFunction"}
+        assert dims["Resource"] == {"Fn::Sub": "${ApiFunction}:live"}
+
+
+def test_canary_rollout_rolls_back_on_the_api_alarms() -> None:
+    resources = deployed()["Resources"]
+    group = resources["ApiFunctionDeploymentGroup"]["Properties"]
+    assert {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]} == API_ALARMS
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+    assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
+    update = resources["ApiFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHookFunction"}
+    dev = deployed(DeploymentType="AllAtOnce")["Resources"]["ApiFunctionDeploymentGroup"]["Properties"]
+    assert dev["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "AllAtOnce"}
+
+
+def test_pre_traffic_hook_has_only_the_permissions_it_needs() -> None:
+    resources = deployed()["Resources"]
+    hook = resources["PreTrafficHookFunction"]["Properties"]
+    # CodeDeploy's role (AWSCodeDeployRoleForLambda) may invoke only CodeDeployHook_* functions
+    assert hook["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
+    assert hook["Environment"]["Variables"]["TARGET_FUNCTION_ARN"] == {
+        "Ref": "ApiFunctionVersion" + _suffix(resources)
+    }
+    role = resources["PreTrafficHookFunctionRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    allowed = {
+        (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): s["Resource"]
+        for s in statements
+    }
+    assert allowed == {
+        "lambda:InvokeFunction": {"Ref": "ApiFunctionVersion" + _suffix(resources)},
+        "codedeploy:PutLifecycleEventHookExecutionStatus": {
+            "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+            "${ServerlessDeploymentApplication}/${ApiFunctionDeploymentGroup}"
+        },
+    }
+    managed = role.get("ManagedPolicyArns", [])
+    assert all(str(arn).endswith("AWSLambdaBasicExecutionRole") for arn in map(str, managed)), managed
+    # the hook itself is not canaried, and it logs to a group of the stack
+    assert "PreTrafficHookFunctionDeploymentGroup" not in resources
+    assert hook["LoggingConfig"]["LogGroup"] == {"Ref": "PreTrafficHookLogGroup"}
+
+
+def _suffix(resources: dict[str, Any]) -> str:
+    [version] = [k for k in resources if k.startswith("ApiFunctionVersion")]
+    return version.removeprefix("ApiFunctionVersion")
