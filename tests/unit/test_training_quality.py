@@ -15,6 +15,7 @@ from tests.helpers import BUNDLED_DATA
 from tests.unit.test_training import run_cli, write
 from textclf.manifest import model_version, sha256_file
 from textclf.model import load_predictor
+from textclf.rollout import SMOKE_FILE
 from training import train as train_module
 from training.pipeline import FAMILIES
 from training.report import CONFUSION_PLOT, MODEL_CARD, ROC_PLOT
@@ -71,7 +72,7 @@ def test_manifest_reports_cv_test_metrics_and_roc(model_dir: Path) -> None:
 
 def test_plots_and_card_are_listed_but_not_part_of_the_version(model_dir: Path) -> None:
     manifest = json.loads((model_dir / "manifest.json").read_text())
-    assert set(manifest["reports"]) == {ROC_PLOT, CONFUSION_PLOT, MODEL_CARD}
+    assert set(manifest["reports"]) == {ROC_PLOT, CONFUSION_PLOT, MODEL_CARD, SMOKE_FILE}
     assert not set(manifest["reports"]) & set(manifest["files"])
     for name, entry in {**manifest["files"], **manifest["reports"]}.items():
         assert sha256_file(model_dir / name) == entry["sha256"]
