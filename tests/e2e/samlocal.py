@@ -38,7 +38,8 @@ import yaml
 from scripts.sam_local_template import resolve_layers
 from tests.helpers import ROOT
 
-IMAGE = "textclf/lambda-python:3.13"
+# The image `make local-image` tags; LOCAL_IMAGE_TAG (as scripts/local-image.sh reads it) picks another.
+IMAGE = os.environ.get("LOCAL_IMAGE_TAG") or "textclf/lambda-python:3.13"
 LAYERS = ("DepsLayer", "SklearnLayer", "CommonLayer", "ModelLayer")
 # Generous: a cold container on a busy 2-core machine; they bound hangs, they time nothing.
 INVOKE_TIMEOUT = 300
