@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shlex
 import socket
@@ -213,7 +214,9 @@ def run_invoke(args: argparse.Namespace, template: Mapping[str, Any], env: Mappi
         text=True,
         check=False,
     )
-    sys.stdout.write(result.stdout)
+    sys.stdout.write(
+        result.stdout if result.stdout.endswith("\n") or not result.stdout else result.stdout + "\n"
+    )
     sys.stdout.flush()
     if result.returncode != 0:
         print(f"error: sam local invoke exited with {result.returncode}", file=sys.stderr)
@@ -306,6 +309,7 @@ def local_s3(args: argparse.Namespace) -> int:
         env.pop(name, None)
     env.update(credentials)
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per S3 request
     print(f"[local-s3] moto S3 server on {endpoint} (reachable from the Lambda container only via docker0)")
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
