@@ -41,7 +41,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 	local-image local-template invoke invoke-check local-api local-lambda local-s3 local-s3-check clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }

@@ -265,7 +265,7 @@ def local_s3(args: argparse.Namespace) -> int:
     from moto.server import ThreadedMotoServer
 
     sys.path.insert(0, str(ROOT / "scripts"))
-    from docker_bridge import BridgeError, bridge_gateway
+    from docker_bridge import BridgeGatewayError, bridge_gateway
 
     source: Path = args.file
     if not source.is_file():
@@ -280,7 +280,7 @@ def local_s3(args: argparse.Namespace) -> int:
         raise UsageError(f"no BatchFunction in {args.template}")
     try:
         host = bridge_gateway()
-    except BridgeError as exc:
+    except (BridgeGatewayError, OSError, subprocess.SubprocessError) as exc:
         raise UsageError(f"no Docker bridge address for the S3 server: {exc}") from None
     with socket.socket() as sock:
         sock.bind((host, 0))

@@ -33,8 +33,9 @@ def handler(event, context):
 
 
 def check_server_error(response: httpx.Response) -> None:
-    """A 5xx whose body carries neither a traceback nor the function's error document."""
+    """A 5xx with API Gateway's one-line JSON message: no traceback, not the error document."""
     assert 500 <= response.status_code < 600, (response.status_code, response.text[:500])
+    assert set(response.json()) == {"message"}, response.text[:500]
     for leak in ("Traceback", 'File "', "stackTrace", "errorType", "deliberate", "MAX_TEXT_CHARS"):
         assert leak not in response.text, response.text[:500]
 

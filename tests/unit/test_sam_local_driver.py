@@ -1,4 +1,4 @@
-"""scripts/sam_local.py and scripts/docker_bridge.py: the pure parts behind the sam-local targets."""
+"""scripts/sam_local.py: the pure parts behind the Makefile's sam-local targets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scripts import docker_bridge, sam_local
+from scripts import sam_local
 from scripts.sam_local_template import resolve_conditions
 from tests.unit.test_sam_local_template import long_form
 from tests.unit.test_template import load_template
@@ -132,45 +132,3 @@ def test_local_build_skips_the_layer_the_backend_does_not_attach(backend: str, s
     assert ("SklearnLayer" in layers) is sklearn
     assert "Outputs" not in template
     assert "Fn::If" not in json.dumps(template)
-
-
-# ------------------------------------------------------------ bridge gateway ----
-
-
-def no_interface(name: str) -> str | None:
-    return None
-
-
-def test_gateway_from_ipam_without_gateway_uses_the_interface() -> None:
-    """Docker 20.10: IPAM.Config has only the subnet; the bridge interface gives the address."""
-    network = {
-        "Name": "bridge",
-        "IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]},
-        "Options": {"com.docker.network.bridge.name": "docker0"},
-    }
-    seen: list[str] = []
-
-    def interface(name: str) -> str | None:
-        seen.append(name)
-        return "172.17.0.1"
-
-    assert docker_bridge.gateway_from_network(network, interface) == "172.17.0.1"
-    assert seen == ["docker0"]
-
-
-def test_gateway_uses_the_named_bridge_and_falls_back_to_ipam() -> None:
-    network = {
-        "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd00::1"}, {"Gateway": "10.9.0.1/24"}]},
-        "Options": {"com.docker.network.bridge.name": "br-custom"},
-    }
-    assert docker_bridge.gateway_from_network(network, no_interface) == "10.9.0.1"
-
-
-def test_no_gateway_anywhere_is_a_clear_error() -> None:
-    with pytest.raises(docker_bridge.BridgeError, match="no IPv4 address"):
-        docker_bridge.gateway_from_network({"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]}}, no_interface)
-
-
-def test_interface_lookup_of_a_missing_interface_is_none() -> None:
-    assert docker_bridge.interface_ipv4("no-such-if0") is None
-    assert docker_bridge.interface_ipv4("lo") == "127.0.0.1"
