@@ -28,8 +28,9 @@ MODEL_BACKEND = $$($(PY) scripts/model_backend.py "$(MODEL_LAYER)/model")
 LOCAL_DIR := .aws-sam/local
 LOCAL_SOURCE := $(LOCAL_DIR)/template.yaml
 LOCAL_TEMPLATE := $(LOCAL_DIR)/build/template.yaml
-LOCAL_INPUTS := $(shell find functions layers/common layers/deps "$(MODEL_LAYER)" -type f \
-	! -path '*/__pycache__/*' ! -name '*.pyc' 2>/dev/null | sed 's/ /\\ /g')
+# (folders too: their times change when a file is added or deleted)
+LOCAL_INPUTS := $(shell find functions layers/common layers/deps "$(MODEL_LAYER)" -name __pycache__ -prune \
+	-o ! -name '*.pyc' -print 2>/dev/null | sed 's/ /\\ /g')
 SAM_LOCAL_PY = $(PY) scripts/sam_local.py $(1) --image "$(LOCAL_IMAGE)" --model-backend "$(MODEL_BACKEND)" \
 	--params "$(PARAMS)" $(if $(ENV_VARS),--env-vars "$(ENV_VARS)")
 # sam needs python3.13 on PATH for `sam build`; the venv provides it.
