@@ -20,7 +20,7 @@ from training.data import Dataset, load_dataset
 from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
-from training.gate import DEFAULT_TOLERANCE, GateOptions, check_regression
+from training.gate import DEFAULT_TOLERANCE, GateOptions, check_regression, write_training_rows
 from training.layer import write_model_dir
 from training.pipeline import SEED, Family, ModelOptions, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
@@ -242,6 +242,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
 
     def reports(folder: Path, manifest: dict[str, Any]) -> None:
+        # for the next run's regression gate (training/gate.py); listed with its SHA-256 under reports
+        manifest["data"]["training_rows"] = write_training_rows(folder, x_train)
         write_plots(scored, metrics, folder, f"{config.family} on {len(x_test)} test rows")
         (folder / MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
 

@@ -85,7 +85,7 @@ def test_a_worse_model_is_refused_and_the_layer_is_untouched(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     line = result.stderr.strip()
     assert line.startswith("error: regression gate failed on 115 held-out rows: macro-F1 0.")
-    assert f"of the current model {good['version']} (tolerance 0.01)" in line
+    assert f"of the current model {good['version']} on 115 rows new to it (tolerance 0.01)" in line
     assert "the model was not written" in line and "--allow-regression" in line
     assert tree_snapshot(layer) == before
     assert sorted(p.name for p in layer.iterdir()) == sorted(p.name for p in good_layer.iterdir())
@@ -113,7 +113,8 @@ def test_allow_regression_writes_it_and_the_card_says_so(
     assert gate["new"]["accuracy"] == manifest["metrics"]["accuracy"]
     card = (layer / "model" / MODEL_CARD).read_text()
     assert "## Regression gate (115 held-out rows)" in card
-    assert f"| replaced model `{good['version']}` | {good['metrics']['accuracy']:.4f} |" in card
+    assert f"| replaced model `{good['version']}` | 115 | {good['metrics']['accuracy']:.4f} |" in card
+    assert "0 of the held-out rows were among its training rows" in card
     assert "Decision: overridden (--allow-regression)." in card and "Refusals overridden:" in card
     assert "OVERRIDDEN (--allow-regression)" in result.stdout
 
@@ -135,6 +136,24 @@ def test_an_equal_or_better_model_passes_and_records_the_comparison(
     assert gate["new"]["macro_f1"] > gate["baseline"]["macro_f1"]
     card = (layer / "model" / MODEL_CARD).read_text()
     assert f"replaced model `{good['version']}`" in card and "Decision: passed." in card
+
+
+def test_rows_the_current_model_was_trained_on_are_left_out(tmp_path: Path, files: dict[str, Path]) -> None:
+    """More data, retrained: the new held-out rows include rows the current model was trained
+    on; those would flatter it, so both are compared on the rest only."""
+    layer = tmp_path / "layer"
+    first = train(TrainConfig(data=files["train"], output=layer, time_budget=0))
+    assert first["data"]["training_rows"]["rows"] == first["data"]["n_train"]
+    assert "training_rows.u64" in first["reports"]
+    manifest = train(TrainConfig(data=BUNDLED_DATA, output=layer, time_budget=0))
+    current = manifest["gate"]["current"]
+    assert current["status"] == "compared" and current["version"] == first["version"]
+    assert current["rows_seen"] > 0 and current["rows"] == manifest["data"]["n_test"] - current["rows_seen"]
+    assert manifest["gate"]["decision"] == "passed"
+    card = (layer / "model" / MODEL_CARD).read_text()
+    assert (
+        f"{current['rows_seen']} of the held-out rows were among its training rows and were left out" in card
+    )
 
 
 def test_the_tolerance_is_an_option(tmp_path: Path, files: dict[str, Path], good_layer: Path) -> None:
@@ -199,7 +218,7 @@ def test_a_model_for_other_labels_is_not_compared_and_refused(
     assert current["status"] == "not-comparable" and "'payments'" in current["reason"]
 
 
-@pytest.mark.parametrize("damage", ["tampered", "manifest", "missing"])
+@pytest.mark.parametrize("damage", ["tampered", "rows", "manifest", "missing"])
 def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     tmp_path: Path, files: dict[str, Path], good_layer: Path, damage: str
 ) -> None:
@@ -210,6 +229,10 @@ def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
             b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
         )
         expected = "does not match its manifest hash"
+    elif damage == "rows":  # the training-row fingerprint the gate reads
+        with (model / "training_rows.u64").open("ab") as fh:
+            fh.write(b"\0" * 8)
+        expected = "training_rows.u64 is missing or does not match its manifest hash"
     elif damage == "manifest":
         (model / "manifest.json").write_text("{not json")
         expected = "cannot read"
