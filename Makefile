@@ -63,7 +63,7 @@ model: $(MODEL_MANIFEST) ## the model the other targets use: say which (trains t
 
 run: setup model serve ## set up, train the sample if there is no model yet, and serve the API on 127.0.0.1:8000
 
-serve: setup ## serve the API locally (uvicorn) with the model in layers/model
+serve: setup model ## serve the API locally (uvicorn) with the model in layers/model (the sample if there is none)
 	@echo ""
 	@echo "API on http://$(HOST):$(PORT)  (interactive docs: http://$(HOST):$(PORT)/docs)"
 	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"

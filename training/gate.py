@@ -163,7 +163,9 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
     try:
         predicted = [str(p) for p in predictor.pipeline.predict([texts[i] for i in keep])]
     except Exception as exc:  # an intact file whose pipeline fails here (library mismatch)
-        return {"status": "unreadable", **info, "reason": f"{type(exc).__name__} while predicting: {exc}"}
+        # the exception's text is left out: it may quote an input row
+        reason = f"{type(exc).__name__} while predicting (do its libraries match this environment?)"
+        return {"status": "unreadable", **info, "reason": reason}
     return {"status": "compared", **info, **scores([labels[i] for i in keep], predicted), "keep": keep}
 
 

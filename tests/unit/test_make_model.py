@@ -28,7 +28,7 @@ READERS = (
     "run", "serve", "model", "build", "deploy", "invoke", "local-api", "local-lambda",
     "local-template", "bench", "bench-batch", "clean", "setup", "validate", "help",
 )  # fmt: skip
-NEEDS_MODEL = ("run", "build", "deploy", "invoke", "local-api", "bench")
+NEEDS_MODEL = ("run", "serve", "build", "deploy", "invoke", "local-api", "bench")
 WRITES = re.compile(r"(^|[\s;&|(])(rm|mv|cp|rsync|touch|tee|install|find)\s|>")
 TRAINS = "-m training train"
 
