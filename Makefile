@@ -35,6 +35,7 @@ LOCAL_TEMPLATE := $(LOCAL_DIR)/build/template.yaml
 LOCAL_INPUTS := $(shell find functions layers/common layers/deps "$(MODEL_LAYER)" -name __pycache__ -prune \
 	-o ! -name '*.pyc' -print 2>/dev/null | sed 's/ /\\ /g')
 SAM_LOCAL_PY = $(PY) scripts/sam_local.py $(1) --image "$(LOCAL_IMAGE)" --model-backend "$(MODEL_BACKEND)" \
+	--model-dir "$(MODEL_LAYER)/model" \
 	--params "$(PARAMS)" $(if $(ENV_VARS),--env-vars "$(ENV_VARS)")
 # sam needs python3.13 on PATH for `sam build`; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -110,8 +111,9 @@ $(LOCAL_SOURCE): $(MODEL_MANIFEST) FORCE | $(VENV)/.installed
 	@$(PY) scripts/sam_local_template.py --source template.yaml "$@" ModelBackend=$(MODEL_BACKEND)
 
 $(LOCAL_TEMPLATE): $(LOCAL_SOURCE) $(LOCAL_INPUTS) $(MODEL_MANIFEST) | $(VENV)/.installed
-	$(BIN)/sam build --config-file "$(CURDIR)/samconfig.toml" --template-file "$(LOCAL_SOURCE)" \
-	  --build-dir "$(LOCAL_DIR)/build" --cached --cache-dir "$(LOCAL_DIR)/cache"
+	@echo "sam build --cached of $(LOCAL_SOURCE) into $(LOCAL_DIR)/build (sources changed)" >&2
+	@$(BIN)/sam build --config-file "$(CURDIR)/samconfig.toml" --template-file "$(LOCAL_SOURCE)" \
+	  --build-dir "$(LOCAL_DIR)/build" --cached --cache-dir "$(LOCAL_DIR)/cache" >&2
 	@touch "$@"
 
 FORCE:

@@ -190,6 +190,21 @@ def sam_command(args: argparse.Namespace, command: str, *extra: str) -> list[str
     return argv
 
 
+def say_model(args: argparse.Namespace) -> None:
+    """One stderr line naming the model the functions will load (as the other make targets do)."""
+    try:
+        manifest = json.loads((args.model_dir / "manifest.json").read_text(encoding="utf-8"))
+        print(
+            f"using model {manifest['version']} in {args.model_dir} (ModelBackend={args.model_backend}); "
+            "only `make train` replaces it",
+            file=sys.stderr,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"no readable model manifest in {args.model_dir} ({exc}); run `make train`"
+        ) from None
+
+
 def sam_environment(template: Mapping[str, Any], quiet: bool = False) -> dict[str, str]:
     """This process's environment without any variable a function declares (see the docstring)."""
     names = set().union(*declared_variables(template).values())
@@ -242,11 +257,13 @@ def invoke(args: argparse.Namespace) -> int:
         )
     if not args.event.is_file():
         raise UsageError(f"event file {args.event} not found")
+    say_model(args)
     return run_invoke(args, template, sam_environment(template))
 
 
 def serve(args: argparse.Namespace) -> int:
     template = load_built_template(args.template)
+    say_model(args)
     env = sam_environment(template)
     argv = sam_command(args, args.command, "--host", "127.0.0.1", "--port", str(args.port))
     sys.stdout.flush()
@@ -278,6 +295,7 @@ def local_s3(args: argparse.Namespace) -> int:
     template = load_built_template(args.template)
     if "BatchFunction" not in declared_variables(template):
         raise UsageError(f"no BatchFunction in {args.template}")
+    say_model(args)
     try:
         host = bridge_gateway()
     except (BridgeGatewayError, OSError, subprocess.SubprocessError) as exc:
@@ -360,6 +378,7 @@ def parser() -> argparse.ArgumentParser:
         "--template", type=Path, default=ROOT / ".aws-sam" / "local" / "build" / "template.yaml"
     )
     common.add_argument("--model-backend", default=None, help="ModelBackend (lean or joblib)")
+    common.add_argument("--model-dir", type=Path, default=ROOT / "layers" / "model" / "model")
     common.add_argument("--params", default="", help='extra parameter overrides, "Name=Value ..."')
     common.add_argument("--env-vars", type=Path, default=None, help="sam local --env-vars JSON file")
     common.add_argument("--image", default=os.environ.get("LOCAL_IMAGE_TAG") or DEFAULT_IMAGE)
