@@ -10,8 +10,9 @@ build dir and then edits only the *built* copy of the template:
   one Docker daemon (or a session and a developer's ``make invoke``) would overwrite each other's
   image. With it, the session owns exactly one derived image and the containers made from it,
   and removes both at the end;
-- the ``Fn::If`` that attaches the scikit-learn layer is resolved (``scripts/sam_local_template.py``,
-  as ``make invoke`` does: ``sam local`` skips layers given through intrinsic functions);
+- the ``Fn::If`` that attaches the scikit-learn layer is resolved (``scripts/sam_local_template.py``;
+  ``make invoke`` resolves it in the source template before its own build): ``sam local`` skips
+  layers given through intrinsic functions;
 - ``BatchFunction`` declares ``AWS_ENDPOINT_URL`` (empty): ``sam local`` only lets ``--env-vars``
   set variables the template declares, and the S3 test points the function at a moto server.
 """
