@@ -4,9 +4,9 @@ Training, ``evaluate`` and (through the fitted model's ``classes_``) the API and
 batch function all see labels only through :func:`normalise_label`, so a label is
 spelled the same everywhere:
 
-- strings are put in Unicode NFC form, invisible format characters (Unicode category
-  ``Cf``: zero-width spaces and joiners, BOM, bidi marks, soft hyphens) are removed,
-  runs of whitespace become one space, and the ends are stripped;
+- in strings, invisible format characters (Unicode category ``Cf``: zero-width spaces
+  and joiners, BOM, bidi marks, soft hyphens) are removed, runs of whitespace become one
+  space, the ends are stripped, and the result is put in Unicode NFC form;
 - a decimal number is written in its shortest form: JSON ``1``, ``1.0`` and the strings
   ``"1"``, ``"1.0"``, ``"1.00"`` are all the class ``1``; ``2.50`` is ``2.5``. Strings
   without a decimal point are kept as written, so codes such as ``007`` stay as they are;
@@ -55,9 +55,9 @@ def canonical_number(value: Decimal) -> str:
 
 def clean_label_text(text: str) -> str:
     """NFC, format characters removed, whitespace runs collapsed, ends stripped; decimals shortened."""
-    text = unicodedata.normalize("NFC", text)
+    # format characters go first: one between a letter and its accent would block composition
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = " ".join(text.split())
+    text = unicodedata.normalize("NFC", " ".join(text.split()))
     if _DECIMAL.fullmatch(text):
         try:
             return canonical_number(Decimal(text))
