@@ -504,7 +504,7 @@ def readme_train_options() -> set[str]:
 
 def test_config_file_accepts_exactly_the_options_of_the_readme_table() -> None:
     documented = readme_train_options() - {"config"}
-    assert len(documented) >= 17
+    assert len(documented) >= 16
     assert set(KEYS) == documented
     train_parser = cli._parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
     assert {a.dest for a in train_parser._actions} - {"help", "config"} == documented
