@@ -4,14 +4,16 @@ Training, ``evaluate`` and (through the fitted model's ``classes_``) the API and
 batch function all see labels only through :func:`normalise_label`, so a label is
 spelled the same everywhere:
 
-- in strings, invisible format characters (Unicode category ``Cf``: zero-width spaces
-  and joiners, BOM, bidi marks, soft hyphens) are removed, runs of whitespace become one
+- in strings, invisible characters are removed (Unicode categories ``Cf``, format: zero-width
+  spaces and joiners, BOM, bidi marks, soft hyphens; and ``Cc``, control characters other
+  than whitespace), runs of whitespace become one
   space, the ends are stripped, and the result is put in Unicode NFC form;
 - a decimal number is written in its shortest form: JSON ``1``, ``1.0`` and the strings
   ``"1"``, ``"1.0"``, ``"1.00"`` are all the class ``1``; ``2.50`` is ``2.5``. Strings
   without a decimal point are kept as written, so codes such as ``007`` stay as they are;
-- a missing label is JSON ``null``, ``NaN`` (not JSON, but some writers emit it), or a
-  string that is empty after the clean-up: the row is dropped and reported;
+- a missing label is JSON ``null``, ``NaN`` (not JSON, but some writers emit it), a string
+  that is empty after the clean-up, or the string ``nan`` in any case (what ``str()`` of a
+  missing float value gives, e.g. pandas' ``astype(str)``): the row is dropped and reported;
 - JSON booleans, arrays, objects and infinite numbers are not labels: the row is refused
   and reported with its line number.
 """
@@ -25,6 +27,10 @@ from decimal import Decimal, InvalidOperation
 
 # a decimal number with a point: "1.0", "-2.50", "+3.", ".5" is not (kept as written)
 _DECIMAL = re.compile(r"[+-]?\d+\.\d*")
+
+
+# Unicode categories removed from labels: format (Cf) and control (Cc) characters
+INVISIBLE = frozenset({"Cf", "Cc"})
 
 
 class LabelError(ValueError):
@@ -55,8 +61,8 @@ def canonical_number(value: Decimal) -> str:
 
 def clean_label_text(text: str) -> str:
     """NFC, format characters removed, whitespace runs collapsed, ends stripped; decimals shortened."""
-    # format characters go first: one between a letter and its accent would block composition
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    # invisible characters go first: one between a letter and its accent would block composition
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in INVISIBLE)
     text = unicodedata.normalize("NFC", " ".join(text.split()))
     if _DECIMAL.fullmatch(text):
         try:
@@ -85,5 +91,6 @@ def normalise_label(value: object) -> str | None:
             raise LabelError("label is an infinite number")
         return canonical_number(Decimal(repr(value)))
     if isinstance(value, str):
-        return clean_label_text(value) or None
+        text = clean_label_text(value)
+        return None if not text or text.lower() == "nan" else text
     raise LabelError(f"label is a {type(value).__name__}, not a string or an integer")

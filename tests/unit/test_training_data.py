@@ -41,7 +41,9 @@ from training.labels import LabelError, normalise_label
 FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 WORDS = st.sampled_from("parcel late refund card login password invoice charge screen order box".split())
 # format characters (Unicode category Cf) that print as nothing
-INVISIBLE = st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202a"])
+INVISIBLE = st.sampled_from(
+    ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202a", "\x00", "\x7f", "\x1b"]
+)
 
 
 def write(path: Path, content: str) -> Path:
@@ -127,10 +129,12 @@ def test_unicode_form_invisible_characters_and_spacing_do_not_make_new_classes(
     assert normalise_label(variant) == base
     assert normalise_label(base) == base
     assert unicodedata.is_normalized("NFC", base)
-    assert not any(unicodedata.category(ch) == "Cf" for ch in base)
+    assert not any(unicodedata.category(ch) in ("Cf", "Cc") for ch in base)
 
 
-@pytest.mark.parametrize("missing", [None, math.nan, "", "   ", "\u200b", "\ufeff \u200d"])
+@pytest.mark.parametrize(
+    "missing", [None, math.nan, "", "   ", "\u200b", "\ufeff \u200d", "nan", " NaN ", "NAN"]
+)
 def test_missing_labels(missing: object) -> None:
     assert normalise_label(missing) is None
 
