@@ -256,11 +256,12 @@ def _rows_csv(path: Path, content: str, text_col: str, label_col: str) -> Iterat
             header = fields
     text_index, label_index = _used_columns(path, header, text_col, label_col)
     width = len(header)
+    records: list[tuple[int, int, list[str]]] = []  # first line, last line, fields
     while True:
         start = end + 1
         fields = record()
         if fields is None:
-            return
+            break
         if not any(f.strip() for f in fields):
             continue  # a blank line is not a row
         if len(fields) != width:
@@ -268,7 +269,103 @@ def _rows_csv(path: Path, content: str, text_col: str, label_col: str) -> Iterat
                 f"{path}: broken CSV on line {start}: {len(fields)} fields where the header has {width}"
                 + (" (an unquoted delimiter in a text?)" if len(fields) > width else "")
             )
+        records.append((start, end, fields))
+    swallowing = _swallowing_field(path, lines, records, dialect, text_index, label_index)
+    if swallowing is not None:
+        opened, closed = swallowing
+        raise DataError(
+            f"{path}: broken CSV: the quoted field opened on line {opened} runs to line {closed}, and the "
+            'lines inside it look like rows of their own (an unbalanced or stray `"`); quote the whole '
+            "field and double any quote inside it"
+        )
+    for start, _, fields in records:
         yield start, fields[text_index], fields[label_index], ()
+
+
+def multiline_field(
+    lines: Sequence[str], delimiter: str = ",", quote: str = '"'
+) -> tuple[int, int, int] | None:
+    """(line, column, closing line) of the first quoted field of a CSV record that spans lines.
+
+    ``lines`` are the physical lines of one record that the CSV reader read without error;
+    line numbers are offsets into ``lines``.
+    """
+    in_quotes, at_start = False, True
+    opened = (0, 0)
+    for offset, line in enumerate(lines):
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_quotes:
+                if ch == quote:
+                    if line[i + 1 : i + 2] == quote:
+                        i += 2
+                        continue
+                    in_quotes, at_start = False, False
+                    if opened[0] != offset:
+                        return opened[0], opened[1], offset
+            elif ch == quote and at_start:
+                in_quotes, opened = True, (offset, i)
+            else:
+                at_start = ch in (delimiter, "\r", "\n")
+            i += 1
+        if not in_quotes:
+            at_start = True
+    return None
+
+
+def _swallowing_field(
+    path: Path,
+    lines: Sequence[str],
+    records: Sequence[tuple[int, int, list[str]]],
+    dialect: type[csv.Dialect],
+    text_index: int,
+    label_index: int,
+) -> tuple[int, int] | None:
+    """(opening line, closing line) of a quoted field that swallowed whole rows, if any.
+
+    A stray quote at the start of a field, closed by another stray quote just before a
+    delimiter lines later, reads as valid CSV: one long multi-line text, and the rows in
+    between vanish. It shows as a multi-line field whose lines (the opening one without
+    its quote, and every one inside) each parse as a row of the header's width with a
+    non-empty text and a label of the file, for at least two lines. Texts that
+    merely contain line breaks do not look like that.
+    """
+    width = len(records[0][2]) if records else 0
+    known: set[str] = set()
+    multiline = []
+    for start, end, fields in records:
+        if end > start:
+            multiline.append((start, end))
+        try:
+            label = normalise_label(fields[label_index])
+        except LabelError:  # pragma: no cover - CSV cells are strings
+            label = None
+        if label is not None:
+            known.add(label)
+    for start, end in multiline:
+        record_lines = lines[start - 1 : end]
+        found = multiline_field(record_lines, dialect.delimiter)
+        if found is None:
+            continue
+        first, column, closing = found
+        opener = record_lines[first]
+        inside = [opener[:column] + opener[column + 1 :], *record_lines[first + 1 : closing]]
+        if len(inside) < 2:
+            continue
+        looks_like_rows = True
+        for line in inside:
+            cells = next(csv.reader([line], dialect=dialect), [])
+            try:
+                label = normalise_label(cells[label_index]) if len(cells) == width else None
+            except LabelError:  # pragma: no cover - CSV cells are strings
+                label = None
+            if label not in known or not cells[text_index].strip():
+                looks_like_rows = False
+                break
+        if looks_like_rows:
+            return start + first, start + closing
+    return None
 
 
 class _Object(dict[str, Any]):

@@ -348,10 +348,59 @@ def test_any_file_a_csv_writer_writes_is_read_back_row_for_row(tmp_path: Path, r
     rows = [(text, label) for text, label in rows if text.strip()]
     keys = [feature_key(t) for t, _ in rows]
     assume(rows and len(set(keys)) == len(keys))
+    # not a text of two or more lines with a delimiter each: those could be rows a stray quote swallowed
+    assume(all(sum("," in line for line in re.split(r"\r\n|\r|\n", t)) < 2 for t, _ in rows))
     path = csv_file(tmp_path / f"w-{abs(hash(repr(rows)))}.csv", ["text", "label"], [list(r) for r in rows])
     data = load_dataset(path)
     assert data.texts == [t.strip() for t, _ in rows]
     assert data.labels == [label for _, label in rows]
+
+
+def test_issue_example_a_stray_quote_closed_by_another_is_refused(tmp_path: Path) -> None:
+    """The 59 vanishing rows: a quote opened on one row and closed by a bare `"` before a delimiter
+    rows later reads as valid CSV; the rows inside the field give it away."""
+    lines = ["text,label"] + [f"message number {i} about things,{'ab'[i % 2]}" for i in range(120)]
+    lines[31] = '"' + lines[31]
+    lines[90] = 'a screen of 55",b'
+    with pytest.raises(DataError) as info:
+        load_dataset(write(tmp_path / "d.csv", "\n".join(lines) + "\n"))
+    assert (
+        "the quoted field opened on line 32 runs to line 91, and the lines inside it look like rows"
+        in str(info.value)
+    )
+
+
+@FILES
+@given(n=st.integers(4, 80), data=st.data(), width=st.integers(2, 4))
+def test_generated_stray_quotes_closed_later_are_refused(tmp_path: Path, n: int, data, width: int) -> None:
+    bad = data.draw(st.integers(0, n - 3), "opening row")
+    closing = data.draw(st.integers(bad + 2, n - 1), "closing row")
+    header = ["text", "label", *[f"extra{i}" for i in range(width - 2)]]
+    rows = [[f"{data.draw(TEXTS, 'text')} {i}", "ab"[i % 2], *["x"] * (width - 2)] for i in range(n)]
+    rows[bad][0] = '"' + rows[bad][0]
+    rows[closing][0] = rows[closing][0] + '"'
+    rows += [
+        ["tail a", "a", *["x"] * (width - 2)],
+        ["tail b", "b", *["x"] * (width - 2)],
+    ]  # labels of the file
+    path = write(
+        tmp_path / f"s-{n}-{bad}-{closing}-{width}.csv", "".join(",".join(r) + "\n" for r in [header, *rows])
+    )
+    with pytest.raises(
+        DataError, match=f"opened on line {bad + 2} runs to line {closing + 2}, and the lines"
+    ):
+        load_dataset(path)
+
+
+def test_texts_with_line_breaks_and_commas_are_not_mistaken_for_swallowed_rows(tmp_path: Path) -> None:
+    rows = [
+        ["Dear team,\nI was charged twice,\nplease refund", "a"],
+        ["first line\nsecond, with a comma\nthird", "b"],
+        ["one,a\ntwo", "a"],  # one line inside that looks like a row is not enough
+        ["plain", "b"],
+    ]
+    got = load_dataset(csv_file(tmp_path / "d.csv", ["text", "label"], rows))
+    assert got.texts == [r[0] for r in rows]
 
 
 @pytest.mark.parametrize(
