@@ -38,7 +38,11 @@ from training.errors import DataError, TrainingError
 from training.labels import LabelError, normalise_label
 
 # tmp_path is shared by the examples of one test; every example writes its own file name
-FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FILES = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 WORDS = st.sampled_from("parcel late refund card login password invoice charge screen order box".split())
 # format characters (Unicode category Cf) that print as nothing
 INVISIBLE = st.sampled_from(
@@ -93,6 +97,7 @@ def test_issue_example_label_spellings_become_one_class_each(tmp_path: Path) -> 
     assert data.report.labels_merged == {"1": {"1": 1, "1.0": 1}, café_nfc: {café_nfc: 1, café_nfd: 1}}
 
 
+@settings(deadline=None)
 @given(
     n=st.integers(min_value=-(2**53), max_value=2**53),
     zeros=st.integers(0, 4),
@@ -104,6 +109,7 @@ def test_integral_numbers_in_any_spelling_are_the_integer(n: int, zeros: int, pa
     assert {normalise_label(s) for s in spellings} == {expected}
 
 
+@settings(deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_a_json_number_and_its_decimal_string_are_one_class(x: float) -> None:
     text = normalise_label(x)
@@ -113,7 +119,7 @@ def test_a_json_number_and_its_decimal_string_are_one_class(x: float) -> None:
         assert normalise_label(repr(x)) == text
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=20), st.lists(INVISIBLE, max_size=3), st.data())
 def test_unicode_form_invisible_characters_and_spacing_do_not_make_new_classes(
     label: str, invisible: list[str], data: st.DataObject
