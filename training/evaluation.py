@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from textclf.backends.joblib_backend import load as load_joblib
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
-from training.data import load_dataset
+from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
 from training.pipeline import decision_scores
 
@@ -106,6 +106,14 @@ def evaluate(pipeline: Any, texts: Sequence[str], labels: Sequence[str]) -> dict
     return metrics_of(score(pipeline, texts, labels))
 
 
+def trained_text_limit(manifest: dict[str, Any]) -> int:
+    """The ``--max-text-chars`` a model was trained with (texts are cut the same way to evaluate it)."""
+    data = manifest.get("data")
+    cleaning = data.get("cleaning") if isinstance(data, dict) else None
+    limit = cleaning.get("max_text_chars") if isinstance(cleaning, dict) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else MAX_TEXT_CHARS
+
+
 def evaluate_model_dir(
     model_dir: Path, data: Path, text_column: str = "text", label_column: str = "label"
 ) -> dict[str, Any]:
@@ -119,7 +127,7 @@ def evaluate_model_dir(
         predictor = load_joblib(model_dir, manifest)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
-    dataset = load_dataset(data, text_column, label_column)
+    dataset = load_dataset(data, text_column, label_column, trained_text_limit(manifest))
     unknown = sorted(set(dataset.labels) - set(predictor.classes))
     if unknown:
         raise DataError(

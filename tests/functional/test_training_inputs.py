@@ -418,7 +418,7 @@ def test_near_duplicates_in_a_test_file_are_counted_as_overlap(
     config = write(
         folder / "train.toml",
         '[training]\ndata = "data/train.jsonl"\ntest-file = "data/test.jsonl"\noutput = "layer"\n'
-        "quiet = true\ntime-budget = 0\ncv-folds = 2\n",
+        "quiet = true\ntime-budget = 0\ncv-folds = 2\nmax-text-chars = 60\n",
     )
     code, out, err = run(capsys, "train", "--config", str(config))
     assert code == 0 and err == "", err
@@ -431,6 +431,14 @@ def test_near_duplicates_in_a_test_file_are_counted_as_overlap(
         in card
     )
     assert "9 test texts also in training" in out
+    assert manifest["data"]["cleaning"]["max_text_chars"] == 60
+    # evaluate cuts texts as the model's training did
+    long_rows = jsonl(folder / "long.jsonl", [{"text": sentence("a", 1) + " parcel" * 30, "label": "a"}])
+    code, out, err = run(
+        capsys, "evaluate", "--model-dir", str(folder / "layer" / "model"), "--data", str(long_rows), "--json"
+    )
+    assert code == 0, err
+    assert (json.loads(out)["data"]["texts_cut"], json.loads(out)["data"]["max_text_chars"]) == (1, 60)
     assert_backends_agree(folder / "layer" / "model", [x for x, _ in train_rows + fresh])
 
 
