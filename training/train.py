@@ -225,8 +225,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
     started = time.perf_counter()
     report = config.progress or (lambda _message: None)
     dataset = load_dataset(config.data, config.text_column, config.label_column, config.max_text_chars)
-    if dataset.report.outcomes:
-        report(f"data: rows not used as read: {dataset.report.summary()} (listed in the manifest)")
     split = _split(config, dataset)
     x_train, x_test, y_train, y_test, how = (
         split.x_train,
@@ -250,6 +248,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         config.data, x_train, y_train, split.train_lines, base, search_folds if config.time_budget > 0 else 0
     )
     jobs = max(1, config.n_jobs) if len(x_train) >= PARALLEL_MIN_ROWS else 1
+    # progress starts once the data is accepted: a refusal stays the one line on stderr
+    if dataset.report.outcomes:
+        report(f"data: rows not used as read: {dataset.report.summary()} (listed in the manifest)")
     report(f"data: {len(x_train)} training rows, {len(x_test)} test rows, {len(set(y_train))} classes")
     result = search(
         base,

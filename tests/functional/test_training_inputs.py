@@ -32,7 +32,8 @@ from training.pipeline import FAMILIES, SEED
 
 pytestmark = pytest.mark.functional
 
-FAST = ["--time-budget", "0", "--cv-folds", "2", "--quiet"]
+# no --quiet: a refusal must stay one line on stderr even with progress on
+FAST = ["--time-budget", "0", "--cv-folds", "2"]
 FEW = settings(
     max_examples=4,
     deadline=None,
@@ -109,6 +110,7 @@ def test_issue_example_one_digit_tokens_are_refused_for_every_family(
     rows = "".join(f"1 {d},{'ab'[d % 2]}\n" for d in range(2, 10)) + "".join(
         f"{d} {d},{'ab'[d % 2]}\n" for d in range(2, 10)
     )
+    rows += "1 2,a\n1  2,a\n"  # duplicates: dropped rows are not announced before a refusal
     data = write(tmp_path / "d.csv", "text,label\n" + rows)
     out = tmp_path / "layer"
     result = run(capsys, "train", "--data", str(data), "--output", str(out), "--model", family, *FAST)
@@ -126,7 +128,7 @@ def test_generated_texts_without_word_tokens_are_refused_with_their_lines(
         [{"text": t, "label": y} for t, y in rows],
     )
     out = tmp_path / f"layer-{abs(hash(tuple(texts)))}"
-    argv = ["train", "--data", str(data), "--output", str(out), "--cv-folds", "2", "--quiet"]
+    argv = ["train", "--data", str(data), "--output", str(out), "--cv-folds", "2"]
     result = run(capsys, *argv, "--time-budget", budget)
     if result[0] == 2 and "fewer than 2" in result[2]:
         return  # duplicates up to spacing left a class too small: refused for that, as it should be
@@ -161,7 +163,7 @@ def test_too_few_word_texts_for_the_search_folds_are_refused_not_crashed(
     out = tmp_path / "layer"
     argv = ["train", "--data", str(data), "--test-file", str(data), "--output", str(out), "--cv-folds", "5"]
     assert_refused(
-        run(capsys, *argv, "--quiet", "--time-budget", "5"),
+        run(capsys, *argv, "--time-budget", "5"),
         "d.jsonl: only 1 training text(s) have a word token (lines 1), so some of the 5 cross-validation "
         "folds have none; add texts with words, lower --cv-folds, or use --time-budget 0",
         out,
@@ -202,7 +204,7 @@ def test_generated_splits_that_leave_a_class_without_training_rows_are_refused(
         tmp_path / f"{name}.jsonl", [{"text": t, "label": y} for t, y in zip(texts, labels, strict=True)]
     )
     out = tmp_path / name
-    argv = ["--test-size", test_size, "--cv-folds", "50", "--time-budget", "0", "--quiet"]
+    argv = ["--test-size", test_size, "--cv-folds", "50", "--time-budget", "0"]
     result = run(capsys, "train", "--data", str(data), "--output", str(out), *argv)
     assert result[0] == 2, result  # no class has 50 rows: every case here is refused before fitting
     if n_train < len(sizes):
@@ -470,7 +472,7 @@ def test_issue_example_broken_quote_as_a_real_process(tmp_path: Path) -> None:
     lines[31] = '"' + lines[31]
     quote = write(tmp_path / "quote.csv", "\n".join(lines) + "\n")
     out = tmp_path / "layer"
-    result = cli("train", "--data", str(quote), "--output", str(out), "--quiet")
+    result = cli("train", "--data", str(quote), "--output", str(out))
     message = "quote.csv: broken CSV: the quoted field opened on line 32 is not closed properly"
     assert_refused((result.returncode, result.stdout, result.stderr), message, out)
 
@@ -489,4 +491,4 @@ def test_issue_examples_of_columns_and_options(tmp_path: Path, capsys: pytest.Ca
         ),
         (["--data", str(columns), "--config", str(config)], "to 86400 (a day), got inf"),
     ]:
-        assert_refused(run(capsys, "train", *argv, "--output", str(out), "--quiet"), message, out)
+        assert_refused(run(capsys, "train", *argv, "--output", str(out)), message, out)
