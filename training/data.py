@@ -475,7 +475,7 @@ def load_dataset(
             report.add(DROPPED, MISSING_LABEL, line)
             continue
         if len(text) > max_text_chars:
-            text = text[:max_text_chars]
+            text = text[:max_text_chars].rstrip()
             report.add(
                 CUT, f"text longer than {max_text_chars} characters, cut to the first {max_text_chars}", line
             )
