@@ -4,7 +4,6 @@ against the model layer it shares with it, and reports the result to CodeDeploy.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.rollout import pre_traffic_check, report_to_codedeploy
-from textclf.settings import get_settings
+from textclf.settings import SettingsError, get_settings
 
 logger = Logger()
 settings = get_settings()
+if not settings.target_function_arn:
+    raise SettingsError("TARGET_FUNCTION_ARN is not set: the template sets it to the API version to check")
 lambda_client = boto3.client("lambda")
 codedeploy = boto3.client("codedeploy")
 
@@ -26,9 +27,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Check the new version, then report Succeeded or Failed for this lifecycle hook."""
     result = pre_traffic_check(
         lambda_client,
-        os.environ["TARGET_FUNCTION_ARN"],
+        settings.target_function_arn,
         Path(settings.model_dir),
-        tolerance=float(os.environ.get("SMOKE_TOLERANCE", "0.05")),
+        tolerance=settings.smoke_tolerance,
         max_batch_size=settings.max_batch_size,
         max_text_chars=settings.max_text_chars,
     )

@@ -25,6 +25,7 @@ TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
 FUNCTION_SOURCES = {
     "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "http.py", TEXTCLF / "schemas.py"],
     "BatchFunction": [ROOT / "functions" / "batch", TEXTCLF / "batch"],
+    "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "rollout.py"],
 }
 
 
@@ -99,5 +100,7 @@ def test_template_declares_no_setting_the_code_does_not_know() -> None:
 def test_the_readers_rule_finds_function_specific_settings() -> None:
     """The scan itself: a batch-only and an API-only field are attributed to one function."""
     assert readers("text_column") == {"BatchFunction"}
-    assert readers("max_batch_size") == {"ApiFunction"}
-    assert readers("model_dir") == {"ApiFunction", "BatchFunction"}
+    assert readers("max_batch_size") == {"ApiFunction", "PreTrafficHookFunction"}
+    assert readers("smoke_tolerance") == {"PreTrafficHookFunction"}
+    # read only by the shared core (model loading): every function needs it
+    assert readers("sklearn_version_policy") == set(FUNCTION_SOURCES)

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     max_line_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Longest input line read (bytes)."
     )
+    # the deployment's pre-traffic hook (textclf.rollout)
+    target_function_arn: str = Field(
+        default="", description="The API function version the pre-traffic hook checks (set by the template)."
+    )
+    smoke_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="How far below its recorded smoke-set accuracy a new version may score and still pass.",
+    )
 
     @field_validator("api_base_path")
     @classmethod
