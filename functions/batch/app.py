@@ -28,7 +28,7 @@ settings = get_settings()
 check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
 predictor = get_predictor()
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
-s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 
 
 @logger.inject_lambda_context

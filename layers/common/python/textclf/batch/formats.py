@@ -240,6 +240,7 @@ class CsvFormat:
         self._max_line_bytes = max_line_bytes
         self._delimiter = delimiter
         self._show = show_user_text
+        self._sep_line = False
         self.delimiter = delimiter or ","
         self._columns: list[str] = []
         self._out_columns: list[str] = []
@@ -278,6 +279,7 @@ class CsvFormat:
                     )
                 self.delimiter = sep.group(1)
                 self._delimiter = self.delimiter
+                self._sep_line = True
                 continue
             if line is not None and self._delimiter is None:
                 self.delimiter = self._detect(line)
@@ -322,7 +324,7 @@ class CsvFormat:
                 continue
             end = start
             parts: list[str] = []
-            size = 0
+            size = 0  # characters so far, not counting the line end that may close the record
             reason: str | None = None
             while True:
                 if line is None:  # too long; its quotes were followed while it was skipped
@@ -330,10 +332,11 @@ class CsvFormat:
                 else:
                     state[0] = scan_quotes(line, state[0], delimiter)
                     if reason is None:
-                        size += len(line)
-                        if size > limit:
+                        content = len(line.rstrip("\r\n"))
+                        if size + content > limit:
                             reason, parts = RECORD_TOO_LONG, []
                         else:
+                            size += len(line)
                             parts.append(line)
                 if state[0] != QUOTED:
                     break
@@ -345,12 +348,15 @@ class CsvFormat:
             state[0] = START
             if reason is None:
                 record = "".join(parts)
-                if end > start and not record.isascii():
-                    if len(record.encode("utf-8", "surrogateescape")) > limit:
+                if not record.isascii():
+                    body = record.rstrip("\r\n")
+                    if len(body.encode("utf-8", "surrogateescape")) > limit:
                         reason = RECORD_TOO_LONG
                 if reason is None:
                     yield start, end, record, None
                     continue
+            if start == end and reason == RECORD_TOO_LONG:
+                reason = LINE_TOO_LONG
             yield start, end, None, BROKEN_CSV if still_open and reason == RECORD_TOO_LONG else reason
 
     def _too_long(self, start: int, end: int, reason: str) -> Rejected:
@@ -448,13 +454,16 @@ class CsvFormat:
                 yield Row(start, end, fields[text_index], fields)
 
     def header(self) -> bytes:
+        """The header row (after a ``sep=`` line when the input had one), in the input's delimiter."""
         buffer = io.StringIO()
-        csv.writer(buffer).writerow([*self._columns, *self._out_columns])
+        if self._sep_line:
+            buffer.write(f"sep={self.delimiter}\r\n")
+        csv.writer(buffer, delimiter=self.delimiter).writerow([*self._columns, *self._out_columns])
         return buffer.getvalue().encode("utf-8")
 
     def encode(self, rows: Sequence[Row], scores: Scores, classes: Sequence[str]) -> bytes:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, delimiter=self.delimiter)
         writer.writerows(
             [*row.data, label, repr(round(score, SCORE_DIGITS))]
             for row, label, score in zip(rows, scores.labels, scores.scores, strict=True)
