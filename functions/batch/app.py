@@ -62,5 +62,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             )
         )
     return {
-        "results": [{k: s.document[k] for k in ("status", "input", "outputs", "rows", "error")} for s in summaries]
+        "results": [
+            {k: s.document[k] for k in ("status", "input", "outputs", "rows", "error")} for s in summaries
+        ]
     }

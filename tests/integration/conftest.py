@@ -197,7 +197,9 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str, contex
     """IAM evaluation for Allow statements with wildcards and StringLike conditions."""
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         if statement["Effect"] != "Allow" or not any(_like(a, action) for a in actions):
             continue
         if not any(_like(r, resource) for r in resources):
@@ -220,5 +222,6 @@ def check_calls_within_policy(calls: list[tuple[str, dict[str, Any]]]) -> None:
         bucket_arn = f"arn:aws:s3:::{params['Bucket']}"
         action, resource, context = iam_request(operation, params, bucket_arn)
         assert allowed(statements, action, resource, context), (
-            f"{operation} needs {action} on {resource} {context or ''}, which BatchFunction's policy does not grant"
+            f"{operation} needs {action} on {resource} {context or ''}, "
+            "which BatchFunction's policy does not grant"
         )

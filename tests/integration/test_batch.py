@@ -350,7 +350,10 @@ def test_running_out_of_time_publishes_no_predictions_and_says_why(
     key = "incoming/slow.csv"
     result = batch.invoke(batch.event(key, batch.put(key, body), len(body)), _ShortOnTime())
     assert result["results"][0]["status"] == "failed"  # the same file would run out of time again
-    assert batch.keys("predictions/") == ["predictions/slow.csv.errors.jsonl", "predictions/slow.csv.summary.json"]
+    assert batch.keys("predictions/") == [
+        "predictions/slow.csv.errors.jsonl",
+        "predictions/slow.csv.summary.json",
+    ]
     summary = batch.summary("predictions/slow.csv.summary.json")
     assert (summary["status"], summary["error"]["reason"]) == ("failed", "time_limit")
     assert "more memory" in summary["error"]["message"]

@@ -91,7 +91,11 @@ def test_1_a_late_event_for_an_older_version_never_replaces_newer_outputs(batch:
     assert (first["status"], late["status"]) == ("ok", "superseded")
     assert late["outputs"] == {"predictions": None, "errors": None, "summary": None}
     rows, errors, summary = outputs(batch)
-    assert [r[:2] for r in rows] == [["text", "id"], ["refund please", "2"], ["my card was charged twice", "3"]]
+    assert [r[:2] for r in rows] == [
+        ["text", "id"],
+        ["refund please", "2"],
+        ["my card was charged twice", "3"],
+    ]
     assert errors == []
     assert summary["status"] == "ok" and summary["input"]["version_id"] == v2["VersionId"]
     for key in (OUT, f"{OUT}.errors.jsonl", f"{OUT}.summary.json"):
@@ -99,7 +103,9 @@ def test_1_a_late_event_for_an_older_version_never_replaces_newer_outputs(batch:
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
-def test_1_in_any_event_order_the_outputs_end_on_the_newest_version(batch: Batch, order: tuple[int, ...]) -> None:
+def test_1_in_any_event_order_the_outputs_end_on_the_newest_version(
+    batch: Batch, order: tuple[int, ...]
+) -> None:
     bodies = [csv_bytes([["text", "n"]] + [[TEXTS[i + k], str(i)] for k in range(i + 1)]) for i in range(3)]
     puts = [batch.put(KEY, body) for body in bodies]
     statuses = {}
@@ -188,7 +194,9 @@ def test_2_a_deleted_key_skips_its_events(batch: Batch) -> None:
 # -- 3, 4: oversized lines and records never move record boundaries ---------------------------
 
 
-def test_3_a_long_line_inside_quotes_is_one_rejected_record(batch: Batch, batch_env: pytest.MonkeyPatch) -> None:
+def test_3_a_long_line_inside_quotes_is_one_rejected_record(
+    batch: Batch, batch_env: pytest.MonkeyPatch
+) -> None:
     body = b'text,id\n"hello\n' + b"x" * 2000 + b'",1\nrefund please,2\nwhere is my parcel,3\n'
     with configured(batch, batch_env, MAX_LINE_BYTES="1024"):
         run(batch, KEY, body)
@@ -206,7 +214,9 @@ def test_3_a_long_line_inside_quotes_is_one_rejected_record(batch: Batch, batch_
     assert [r[:2] for r in rows[1:]] == [["refund please", "2"], ["where is my parcel", "3"]]
 
 
-def test_4_a_multi_line_field_over_the_limit_is_rejected_once(batch: Batch, batch_env: pytest.MonkeyPatch) -> None:
+def test_4_a_multi_line_field_over_the_limit_is_rejected_once(
+    batch: Batch, batch_env: pytest.MonkeyPatch
+) -> None:
     field = "\n".join("y" * 1000 for _ in range(25))
     body = f'text,note\nwhere is my parcel,"{field}"\nrefund please,ok\n'.encode()
     with configured(batch, batch_env, MAX_LINE_BYTES="1024"):
@@ -225,7 +235,9 @@ def test_4_a_multi_line_field_over_the_limit_is_rejected_once(batch: Batch, batc
     assert rows[1][:2] == ["refund please", "ok"]
 
 
-def test_4_at_default_settings_a_1_1_mb_cell_is_rejected_once_and_never_scored_in_pieces(batch: Batch) -> None:
+def test_4_at_default_settings_a_1_1_mb_cell_is_rejected_once_and_never_scored_in_pieces(
+    batch: Batch,
+) -> None:
     cell = "\r\n".join(f"fragment {i} " + "z" * 90 for i in range(11_000))  # 1.1 MB over 11,000 lines
     body = f'text\n"{cell}"\nwhere is my parcel\n'.encode()
     assert len(body) > 1_100_000
@@ -292,13 +304,19 @@ def test_5_quoted_line_breaks_of_every_kind_are_kept_inside_fields(batch: Batch)
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_6_utf16_and_utf32_with_a_byte_order_mark_read_like_utf8(batch: Batch, encoding: str, fmt: str) -> None:
+def test_6_utf16_and_utf32_with_a_byte_order_mark_read_like_utf8(
+    batch: Batch, encoding: str, fmt: str
+) -> None:
     texts = ["où est mon colis ?", "Rückerstattung bitte", "退款", "refund 💸 please"]
     if fmt == "csv":
         text = "text,id\r\n" + "".join(f"{t},{i}\r\n" for i, t in enumerate(texts))
     else:
-        text = "".join(json.dumps({"text": t, "id": i}, ensure_ascii=False) + "\n" for i, t in enumerate(texts))
-    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32-be": b"\x00\x00\xfe\xff"}.get(encoding, b"")
+        text = "".join(
+            json.dumps({"text": t, "id": i}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)
+        )
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32-be": b"\x00\x00\xfe\xff"}.get(
+        encoding, b""
+    )
     body = bom + text.encode(encoding)
     key = f"incoming/enc.{fmt}"
     assert run(batch, key, body)["status"] == "ok"
@@ -316,7 +334,11 @@ def test_6_utf16_and_utf32_with_a_byte_order_mark_read_like_utf8(batch: Batch, e
         ("text,id\nwhere is my parcel,1\n".encode("utf-16-be"), "wrong_encoding", "UTF-16 (big-endian)"),
         ("text,id\nwhere is my parcel,1\n".encode("utf-32-le"), "wrong_encoding", "UTF-32 (little-endian)"),
         ("tëxt,id\nwhere is my parcel,1\n".encode("latin-1"), "wrong_encoding", "not UTF-8 text (byte 0xeb"),
-        ("text,note\nœuvre,“quoted”\n".encode("cp1252")[:0] + "tèxt\n".encode("cp1252"), "wrong_encoding", "0xe8"),
+        (
+            "text,note\nœuvre,“quoted”\n".encode("cp1252")[:0] + "tèxt\n".encode("cp1252"),
+            "wrong_encoding",
+            "0xe8",
+        ),
     ],
 )
 def test_6_a_file_that_is_not_utf8_is_told_so_never_about_columns_or_newlines(
@@ -377,7 +399,10 @@ def test_7_the_issue_example_semicolons_with_a_bom(batch: Batch) -> None:
     run(batch, KEY, "\ufefftext;id\r\nwhere is my parcel;1\r\n".encode())
     raw = batch.read(OUT).decode()
     rows = list(csv.reader(io.StringIO(raw, newline=""), delimiter=";"))
-    assert rows == [["text", "id", "label", "score"], ["where is my parcel", "1", *_scored(batch, ["where is my parcel"])[0]]]
+    assert rows == [
+        ["text", "id", "label", "score"],
+        ["where is my parcel", "1", *_scored(batch, ["where is my parcel"])[0]],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -388,7 +413,9 @@ def test_7_the_issue_example_semicolons_with_a_bom(batch: Batch) -> None:
         (b"text:id\nwhere is my parcel:1\n", "set CSV_DELIMITER"),
     ],
 )
-def test_7_a_missing_text_column_gets_advice_that_fits_the_file(batch: Batch, body: bytes, expected: str) -> None:
+def test_7_a_missing_text_column_gets_advice_that_fits_the_file(
+    batch: Batch, body: bytes, expected: str
+) -> None:
     result = run(batch, KEY, body)
     message = result["error"]["message"]
     assert result["error"]["reason"] == "missing_text_column"
@@ -476,7 +503,9 @@ def test_10_transient_s3_errors_are_retried_by_botocore_standard_mode(batch: Bat
 
 
 def test_10_a_lasting_s3_failure_fails_the_invocation_so_lambda_retries_it(batch: Batch) -> None:
-    batch.module.s3.meta.events.register_first("before-send.s3.GetObject", lambda **_: _respond(500, "InternalError"))
+    batch.module.s3.meta.events.register_first(
+        "before-send.s3.GetObject", lambda **_: _respond(500, "InternalError")
+    )
     with pytest.raises(BatchProcessingError, match="InternalError"):
         batch.upload_and_invoke(KEY, csv_bytes([["text"], [TEXTS[0]]]))
     summary = batch.summary(f"{OUT}.summary.json")

@@ -88,7 +88,9 @@ def read(data: bytes) -> tuple[CsvFormat, list[Any]]:
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(csv_files())
-def test_limits_never_merge_split_or_invent_records(case: tuple[bytes, str, list[list[str]], list[str]]) -> None:
+def test_limits_never_merge_split_or_invent_records(
+    case: tuple[bytes, str, list[list[str]], list[str]],
+) -> None:
     data, delimiter, records, serialised = case
     fmt, got = read(data)
     assert fmt.delimiter == delimiter
@@ -151,7 +153,11 @@ def test_through_s3_every_record_is_scored_or_reported_once(
     out = batch.read("predictions/generated.csv").decode()
     rows = list(csv.reader(io.StringIO(out, newline=""), delimiter=delimiter))
     errors = batch.errors("predictions/generated.csv.errors.jsonl")
-    assert result["rows"] == {"read": len(records), "scored": len(valid), "rejected": len(records) - len(valid)}
+    assert result["rows"] == {
+        "read": len(records),
+        "scored": len(valid),
+        "rejected": len(records) - len(valid),
+    }
     assert [r[:3] for r in rows[1:]] == valid
     assert [(e["line"], e.get("end_line", e["line"]), e["reason"]) for e in errors] == [
         w for w in want if w[2] is not None

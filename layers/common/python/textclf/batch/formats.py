@@ -361,9 +361,7 @@ class CsvFormat:
 
     def _too_long(self, start: int, end: int, reason: str) -> Rejected:
         if reason == BROKEN_CSV:
-            return Rejected(
-                start, end, BROKEN_CSV, f"a quoted field opened on line {start} is never closed"
-            )
+            return Rejected(start, end, BROKEN_CSV, f"a quoted field opened on line {start} is never closed")
         if reason == LINE_TOO_LONG:
             where = f"line {start}" if start == end else f"a line of the record on lines {start}-{end}"
             return Rejected(start, end, LINE_TOO_LONG, f"{where} is longer than {self._max_line_bytes} bytes")
@@ -374,7 +372,9 @@ class CsvFormat:
             f"the record on lines {start}-{end} is longer than {self._max_line_bytes} bytes",
         )
 
-    def _read_header(self, pieces: Iterator[tuple[int, int, str | None, str | None]], feed: _Feed, reader: Any) -> None:
+    def _read_header(
+        self, pieces: Iterator[tuple[int, int, str | None, str | None]], feed: _Feed, reader: Any
+    ) -> None:
         for start, end, record, reason in pieces:
             if record is None:
                 raise UnreadableFileError(
@@ -412,8 +412,8 @@ class CsvFormat:
         if self._show:
             message += " named " + ", ".join(repr(c) for c in header[:20])
         message += (
-            f". The first line must be a header row naming the columns; if the texts are in a column "
-            f"with another name, set TEXT_COLUMN to it"
+            ". The first line must be a header row naming the columns; if the texts are in a column "
+            "with another name, set TEXT_COLUMN to it"
         )
         if len(header) == 1:
             message += "; if the columns are separated by another character, set CSV_DELIMITER (, ; tab |)"

@@ -284,7 +284,9 @@ class _Run:
         predictions = S3Upload(
             self.client, self.obj.bucket, self.keys.predictions, content_type, metadata=meta
         )
-        errors = S3Upload(self.client, self.obj.bucket, self.keys.errors, "application/x-ndjson", metadata=meta)
+        errors = S3Upload(
+            self.client, self.obj.bucket, self.keys.errors, "application/x-ndjson", metadata=meta
+        )
         self.uploads = [predictions, errors]
         self.predictions, self.errors = predictions, errors
         gzip = GzipWriter() if compressed else None
@@ -420,7 +422,9 @@ class _Run:
             if error_lines is None:
                 assert self.predictions is not None and self.errors is not None
                 predictions, errors = self.predictions, self.errors
-                self._guard(lambda: predictions.complete(self._condition(seen, predictions.key)), predictions.key)
+                self._guard(
+                    lambda: predictions.complete(self._condition(seen, predictions.key)), predictions.key
+                )
                 self._guard(lambda: errors.complete(self._condition(seen, errors.key)), errors.key)
             else:
                 self._withdraw(seen)
