@@ -366,6 +366,22 @@ def test_6_rows_with_bytes_that_are_not_utf8_are_rejected_one_by_one(batch: Batc
     ]
 
 
+def test_6_a_bad_byte_inside_a_multi_line_record_names_its_own_line(batch: Batch) -> None:
+    body = b'text,id\nwhere is my parcel,1\n"first line\nsecond caf\xe9",2\nrefund please,3\n'
+    run(batch, KEY, body)
+    _, errors, summary = outputs(batch)
+    assert counts(summary) == (3, 2, 1)
+    assert errors == [
+        {
+            "line": 3,
+            "end_line": 4,
+            "row": 2,
+            "reason": "undecodable_bytes",
+            "detail": "line 4 is not valid UTF-8 (byte 0xe9 at character 11); save the file as UTF-8",
+        }
+    ]
+
+
 # -- 7: delimiters ---------------------------------------------------------------------------
 
 

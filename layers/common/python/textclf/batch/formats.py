@@ -131,6 +131,7 @@ def check_text(value: object, max_chars: int) -> tuple[str, str] | None:
 
 
 _ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+_LINE_ENDS = re.compile("\r\n|\r|\n")
 
 
 def undecodable(line: int, text: str) -> tuple[str, str] | None:
@@ -141,8 +142,11 @@ def undecodable(line: int, text: str) -> tuple[str, str] | None:
     if found is None:
         return None
     byte = ord(found.group()) - 0xDC00
+    before = text[: found.start()]
+    line_start = max(before.rfind("\n"), before.rfind("\r")) + 1  # the bad byte's own line, in a record
+    line += len(_LINE_ENDS.findall(before))
     return UNDECODABLE, (
-        f"line {line} is not valid UTF-8 (byte 0x{byte:02x} at character {found.start() + 1}); "
+        f"line {line} is not valid UTF-8 (byte 0x{byte:02x} at character {found.start() - line_start + 1}); "
         "save the file as UTF-8"
     )
 
