@@ -125,7 +125,7 @@ def _guess_bomless(head: bytes) -> str | None:
     """The name of a wide encoding ``head`` looks like when it has no byte-order mark, else None."""
     if len(head) < 4 or b"\x00" not in head:
         return None
-    even, odd = head[0::2], head[1::2]
+    even, odd = head[0::2], head[1::2]  # UTF-16 LE: ASCII characters leave every odd byte 0
     if head[1::4].count(0) == head[2::4].count(0) == head[3::4].count(0) == len(head[1::4]):
         return "UTF-32 (little-endian)"
     if head[0::4].count(0) == head[1::4].count(0) == head[2::4].count(0) == len(head[0::4]):
@@ -163,7 +163,9 @@ def open_text(stream: io.BufferedReader) -> tuple[io.TextIOWrapper, str]:
         )
     if b"\x00" in head:
         raise UnreadableFileError(
-            "wrong_format", "the file holds binary data (NUL bytes), not CSV or JSON Lines text"
+            "wrong_format",
+            "the file holds NUL bytes: it is binary data, or UTF-16/UTF-32 text without a byte-order "
+            "mark; save it as UTF-8 CSV or JSON Lines",
         )
     return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=""), "UTF-8"
 
