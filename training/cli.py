@@ -1,7 +1,10 @@
 """Command line: ``python -m training train|evaluate ...``.
 
 Exit codes: 0 success, 2 unusable data or options (one ``error: ...`` line on
-stderr), 3 the quality gate failed (the model folder is left as it was).
+stderr), 3 a quality gate refused the model: ``--min-accuracy`` / ``--min-macro-f1``, or the
+regression gate (worse than the model in the output folder, not comparable with it, or no
+better than the majority-class baseline; ``--allow-regression`` overrides it). The model
+folder is then left as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from training.errors import QualityGateError, TrainingError
+from training.gate import DEFAULT_TOLERANCE, summary_line
 from training.pipeline import FAMILIES
 from training.train import DEFAULT_CV_FOLDS, DEFAULT_TIME_BUDGET, TrainConfig, default_jobs, train
 
@@ -32,6 +36,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "scoring": "macro_f1",
     "min_accuracy": None,
     "min_macro_f1": None,
+    "regression_tolerance": DEFAULT_TOLERANCE,
     "n_jobs": None,
 }
 
@@ -72,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--scoring", choices=("macro_f1", "accuracy"), help="CV selection metric")
     train.add_argument("--min-accuracy", type=float, help="quality gate: refuse a model below this")
     train.add_argument("--min-macro-f1", type=float, help="quality gate: refuse a model below this")
+    train.add_argument(
+        "--regression-tolerance",
+        type=float,
+        metavar="X",
+        help="regression gate: refuse a model scoring more than X below the current model in OUTPUT "
+        f"on the held-out rows, by the --scoring metric (default: {DEFAULT_TOLERANCE})",
+    )
+    train.add_argument(
+        "--allow-regression",
+        action="store_true",
+        help="write the model even if the regression gate refuses it (worse than the current model, "
+        "not comparable with it, or not better than the majority-class baseline); recorded in the card",
+    )
     train.add_argument("--n-jobs", type=int, help="parallel CV workers (default: all CPUs of this process)")
     train.add_argument("--config", type=Path, help="TOML file with these options (see README)")
     train.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -79,8 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="metrics of an existing model on a labelled file")
     evaluate.add_argument("--model-dir", type=Path, required=True, help="folder holding manifest.json")
     evaluate.add_argument("--data", type=Path, required=True, help="labelled CSV or JSONL file")
-    evaluate.add_argument("--text-column", default="text")
-    evaluate.add_argument("--label-column", default="label")
+    evaluate.add_argument(
+        "--text-column", help="column / field with the text (default: the one the model was trained with)"
+    )
+    evaluate.add_argument(
+        "--label-column", help="column / field with the label (default: the one the model was trained with)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
@@ -109,7 +131,7 @@ def train_options(args: argparse.Namespace) -> dict[str, Any]:
             f"--n-jobs must be at least 1, got {options['n_jobs']}",
         ),
     ]
-    for name in ("min_accuracy", "min_macro_f1"):
+    for name in ("min_accuracy", "min_macro_f1", "regression_tolerance"):
         value = options[name]
         flag = "--" + name.replace("_", "-")
         checks.append((value is None or 0.0 <= value <= 1.0, f"{flag} must be between 0 and 1, got {value}"))
@@ -154,6 +176,8 @@ def _print_summary(manifest: dict[str, Any], output: Path) -> None:
             f"{best['macro_f1_mean']:.4f} ± {best['macro_f1_std']:.4f}"
         )
     print_metrics(manifest["metrics"])
+    if "gate" in manifest:
+        print(summary_line(manifest["gate"]))
     print(f"model {manifest['version']} written to {output / 'model'} (with MODEL_CARD.md and plots)")
 
 
@@ -173,6 +197,8 @@ def _train(args: argparse.Namespace) -> None:
         scoring=options["scoring"],
         min_accuracy=options["min_accuracy"],
         min_macro_f1=options["min_macro_f1"],
+        regression_tolerance=options["regression_tolerance"],
+        allow_regression=args.allow_regression,
         n_jobs=options["n_jobs"] or default_jobs(),
         progress=None if args.quiet else _progress,
     )

@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "scoring": (str,),
     "min_accuracy": (float, int),
     "min_macro_f1": (float, int),
+    "regression_tolerance": (float, int),
     "n_jobs": (int,),
 }
 CHOICES: dict[str, tuple[str, ...]] = {"model": FAMILIES, "scoring": ("macro_f1", "accuracy")}

@@ -106,11 +106,25 @@ def evaluate(pipeline: Any, texts: Sequence[str], labels: Sequence[str]) -> dict
     return metrics_of(score(pipeline, texts, labels))
 
 
+def trained_columns(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The (text, label) column names a model was trained with, from its manifest's ``data``;
+    ``("text", "label")`` when the manifest does not record them."""
+    data = manifest.get("data")
+    recorded = data if isinstance(data, dict) else {}
+    text, label = recorded.get("text_column"), recorded.get("label_column")
+    return (
+        text if isinstance(text, str) and text else "text",
+        label if isinstance(label, str) and label else "label",
+    )
+
+
 def evaluate_model_dir(
-    model_dir: Path, data: Path, text_column: str = "text", label_column: str = "label"
+    model_dir: Path, data: Path, text_column: str | None = None, label_column: str | None = None
 ) -> dict[str, Any]:
     """Metrics of the model in ``model_dir`` on a labelled file, without retraining.
 
+    ``text_column`` / ``label_column`` default to the names recorded in the manifest
+    (``data.text_column`` / ``data.label_column``, i.e. those the model was trained with).
     The model is loaded through the manifest-verifying joblib backend (its file's
     SHA-256 must match the manifest before it is unpickled).
     """
@@ -119,7 +133,8 @@ def evaluate_model_dir(
         predictor = load_joblib(model_dir, manifest)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
-    dataset = load_dataset(data, text_column, label_column)
+    default_text, default_label = trained_columns(manifest)
+    dataset = load_dataset(data, text_column or default_text, label_column or default_label)
     unknown = sorted(set(dataset.labels) - set(predictor.classes))
     if unknown:
         raise DataError(

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import auc, roc_curve  # noqa: E402
 
 from training.evaluation import Scored  # noqa: E402
+from training.gate import card_section  # noqa: E402
 
 ROC_PLOT = "roc_curve.png"
 CONFUSION_PLOT = "confusion_matrix.png"
@@ -174,6 +175,7 @@ def model_card(manifest: dict[str, Any]) -> str:
             for c, m in metrics["per_class"].items()
         ),
         "",
+        *(card_section(manifest["gate"]) if "gate" in manifest else []),
         "## Known limitations",
         "",
         "- A bag of n-grams: word order beyond the n-gram window, negation and sarcasm are only "

@@ -20,6 +20,7 @@ from training.data import Dataset, load_dataset
 from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
+from training.gate import DEFAULT_TOLERANCE, GateOptions, check_regression, write_training_rows
 from training.layer import write_model_dir
 from training.pipeline import SEED, Family, ModelOptions, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
@@ -67,6 +68,9 @@ class TrainConfig:
     scoring: Scoring = "macro_f1"
     min_accuracy: float | None = None
     min_macro_f1: float | None = None
+    # regression gate (training/gate.py): tolerance on the --scoring metric, and the override
+    regression_tolerance: float = DEFAULT_TOLERANCE
+    allow_regression: bool = False
     n_jobs: int = field(default_factory=default_jobs)
     progress: Progress | None = None
     # fixed hyper-parameters (from Python, e.g. tests): no search, family and folds taken from them
@@ -198,6 +202,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scored = score(pipeline, x_test, y_test)
     metrics = metrics_of(scored)
     check_gate(metrics, config)
+    gate = check_regression(
+        config.output,
+        y_train,
+        x_test,
+        y_test,
+        scored.predicted,
+        GateOptions(config.scoring, config.regression_tolerance, config.allow_regression),
+    )
     overlap = len(set(x_train) & set(x_test))
     extra = {
         "model": {
@@ -208,6 +220,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "cv": result.cv,
         },
         "metrics": metrics,
+        "gate": gate,
         "data": {
             "file": config.data.name,
             "test_file": None if config.test_file is None else config.test_file.name,
@@ -229,6 +242,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
 
     def reports(folder: Path, manifest: dict[str, Any]) -> None:
+        # for the next run's regression gate (training/gate.py); listed with its SHA-256 under reports
+        manifest["data"]["training_rows"] = write_training_rows(folder, x_train)
         write_plots(scored, metrics, folder, f"{config.family} on {len(x_test)} test rows")
         (folder / MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
 
