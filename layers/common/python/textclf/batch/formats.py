@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -201,6 +202,9 @@ def scan_quotes(text: str, state: int, delimiter: str) -> int:
     return state
 
 
+_EOF: Final = object()
+
+
 class _Feed:
     """An iterator that hands :func:`csv.reader` exactly one record, then stops."""
 
@@ -313,20 +317,14 @@ class CsvFormat:
         ``text`` is None, the reason says which, and nothing of it is kept.
         """
         limit, delimiter = self._max_line_bytes, self.delimiter
-
-        def numbered() -> Iterator[tuple[int, str | None]]:
-            count = number
-            yield count, first
-            for line in lines:
-                count += 1
-                yield count, line
-
-        source = numbered()
-        for start, line in source:
+        source = itertools.chain((first,), lines)
+        end = number - 1
+        for line in source:
+            end += 1
+            start = end
             if line is not None and '"' not in line:  # the common case: one line, no quotes
                 yield start, start, line, None
                 continue
-            end = start
             parts: list[str] = []
             size = 0  # characters so far, not counting the line end that may close the record
             reason: str | None = None
@@ -344,10 +342,11 @@ class CsvFormat:
                             parts.append(line)
                 if state[0] != QUOTED:
                     break
-                following = next(source, None)
-                if following is None:
+                following = next(source, _EOF)
+                if following is _EOF:
                     break  # a quote left open to the end of the file
-                end, line = following
+                end += 1
+                line = following  # type: ignore[assignment]
             still_open = state[0] == QUOTED
             state[0] = START
             if reason is None:
