@@ -162,3 +162,53 @@ def test_through_s3_every_record_is_scored_or_reported_once(
     assert [(e["line"], e.get("end_line", e["line"]), e["reason"]) for e in errors] == [
         w for w in want if w[2] is not None
     ]
+
+
+ENCODINGS = {
+    "utf-8": b"",
+    "utf-8-sig": b"",
+    "utf-16-le": b"\xff\xfe",
+    "utf-16-be": b"\xfe\xff",
+    "utf-32-le": b"\xff\xfe\x00\x00",
+    "utf-32-be": b"\x00\x00\xfe\xff",
+}
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(
+        st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"]), min_size=1).filter(
+            str.strip
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from(sorted(ENCODINGS)),
+    st.lists(st.sampled_from(BREAKS), min_size=7, max_size=7),
+    st.sampled_from(["csv", "jsonl"]),
+)
+def test_any_encoding_with_a_bom_and_any_line_ends_read_the_same_rows(
+    texts: list[str], encoding: str, ends: list[str], fmt_name: str
+) -> None:
+    """Encodings x line ends x formats: exactly the generated texts come out, in order."""
+    import json
+
+    from textclf.batch.formats import JsonLinesFormat
+
+    if fmt_name == "csv":
+        lines = []
+        for text in ["text", *texts]:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow([text])
+            lines.append(buffer.getvalue())
+        fmt: Any = CsvFormat("text", max_text_chars=100_000, max_line_bytes=LIMIT * 64)
+    else:
+        lines = [json.dumps({"text": t}, ensure_ascii=False) for t in texts]
+        fmt = JsonLinesFormat("text", max_text_chars=100_000, max_line_bytes=LIMIT * 64)
+    body = "".join(line + end for line, end in zip(lines, ends, strict=False))
+    data = ENCODINGS[encoding] + body.encode(encoding)
+    text, name = open_text(open_binary(io.BytesIO(data), compressed=False))
+    records = list(fmt.records(text))
+    assert [type(r).__name__ for r in records] == ["Row"] * len(texts)
+    assert [r.text for r in records] == texts
+    assert name == ("UTF-8" if encoding.startswith("utf-8") else encoding[:6].upper())
