@@ -160,6 +160,27 @@ def test_1_a_run_that_loses_a_race_to_a_newer_version_publishes_nothing(batch: B
     assert all(v["IsLatest"] for v in versions.get("Versions", []))
 
 
+def test_1_a_race_between_two_runs_of_the_same_version_is_retried_not_lost(batch: Batch) -> None:
+    body = csv_bytes([["text"], [TEXTS[0]], [TEXTS[1]]])
+    put = batch.put(KEY, body)
+    event = batch.event(KEY, put, len(body))
+    fired: list[str] = []
+
+    def duplicate_delivery(params: dict[str, Any], **_: Any) -> None:
+        if not fired and params.get("Key") == OUT:
+            fired.append(OUT)
+            assert batch.invoke(event)["results"][0]["status"] == "ok"
+
+    batch.module.s3.meta.events.register("provide-client-params.s3.PutObject", duplicate_delivery)
+    with pytest.raises(BatchProcessingError, match="another run published"):
+        batch.invoke(event)  # 412 while still current: Lambda retries the event
+    assert batch.invoke(event)["results"][0]["status"] == "ok"  # the retry
+    rows, errors, summary = outputs(batch)
+    assert counts(summary) == (2, 2, 0) and errors == []
+    assert [r[0] for r in rows[1:]] == TEXTS[:2]
+    assert summary["input"]["version_id"] == put["VersionId"] == version_metadata(batch, OUT)
+
+
 def test_2_a_failed_newer_version_withdraws_the_older_predictions(batch: Batch) -> None:
     assert run(batch, KEY, b"text,id\nwhere is my parcel,1\n")["status"] == "ok"
     v2 = run(batch, KEY, b"id,body\n2,refund please\n")  # readable bytes, but no text column
