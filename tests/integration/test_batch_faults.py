@@ -27,7 +27,8 @@ from textclf.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
-TEXTS = [row["text"] for row in csv.DictReader(BUNDLED_DATA.open(encoding="utf-8"))][:30]
+with BUNDLED_DATA.open(encoding="utf-8", newline="") as _data:
+    TEXTS = [row["text"] for row in csv.DictReader(_data)][:30]
 KEY = "incoming/tickets.csv"
 OUT = "predictions/tickets.csv"
 
