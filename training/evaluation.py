@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from textclf.backends.joblib_backend import load as load_joblib
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
-from training.data import load_dataset
+from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
 from training.pipeline import decision_scores
 
@@ -118,6 +118,14 @@ def trained_columns(manifest: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+def trained_text_limit(manifest: dict[str, Any]) -> int:
+    """The ``--max-text-chars`` a model was trained with (texts are cut the same way to evaluate it)."""
+    data = manifest.get("data")
+    cleaning = data.get("cleaning") if isinstance(data, dict) else None
+    limit = cleaning.get("max_text_chars") if isinstance(cleaning, dict) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else MAX_TEXT_CHARS
+
+
 def evaluate_model_dir(
     model_dir: Path, data: Path, text_column: str | None = None, label_column: str | None = None
 ) -> dict[str, Any]:
@@ -134,7 +142,9 @@ def evaluate_model_dir(
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
     default_text, default_label = trained_columns(manifest)
-    dataset = load_dataset(data, text_column or default_text, label_column or default_label)
+    dataset = load_dataset(
+        data, text_column or default_text, label_column or default_label, trained_text_limit(manifest)
+    )
     unknown = sorted(set(dataset.labels) - set(predictor.classes))
     if unknown:
         raise DataError(

@@ -23,6 +23,11 @@ Outcomes for the current model (``gate.current.status``):
   (the label sets differ), so it cannot be scored on them, or fewer than
   ``MIN_UNSEEN_ROWS`` of them are new to it; refused, because the gate cannot show
   that the new model is at least as good.
+- ``sample``: the held-out rows carry labels that the current model does not have, and
+  the current model is the project's bundled sample (trained on
+  ``training/data/support_tickets.csv``, recognised by the SHA-256 of its training file in
+  its manifest, ``data.sha256``): replacing it with a model of one's own data is the
+  expected first step, so this is recorded, not refused.
 - ``unreadable``: the folder holds a model that the verifying loader refuses (tampered
   or missing file, malformed manifest, incompatible libraries); refused as well: it
   is kept for inspection unless ``allow_regression`` is given.
@@ -49,6 +54,8 @@ METRIC_NAMES: dict[str, str] = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
 OVERRIDE = "--allow-regression"
 ROWS_FILE = "training_rows.u64"
 ROWS_HASH = "first 8 bytes of the SHA-256 of each cleaned training text (UTF-8), big-endian uint64, sorted"
+# the data the bundled sample model is trained on (``make run`` trains it when there is no model)
+SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "support_tickets.csv"
 # the current model is compared only when at least this many held-out rows (or all of them,
 # when there are fewer) were not among its training rows
 MIN_UNSEEN_ROWS = 20
@@ -122,6 +129,13 @@ def _listed(names: Sequence[str], most: int = 10) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+def is_sample(manifest: dict[str, Any]) -> bool:
+    """Whether ``manifest`` describes a model trained on the bundled sample data."""
+    data = manifest.get("data")
+    recorded = data.get("sha256") if isinstance(data, dict) else None
+    return isinstance(recorded, str) and SAMPLE_DATA.is_file() and recorded == sha256_file(SAMPLE_DATA)
+
+
 def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """The model now in ``model_dir`` scored on the held-out rows, or why it cannot be."""
     from textclf.backends.joblib_backend import load
@@ -139,6 +153,13 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
     version = str(manifest["version"])
     info: dict[str, Any] = {"version": version, "created_at": manifest.get("created_at")}
     unknown = sorted(set(labels) - set(predictor.classes))
+    if unknown and is_sample(manifest):
+        return {
+            "status": "sample",
+            **info,
+            "reason": f"model {version} is the bundled sample (trained on {SAMPLE_DATA.name}) and "
+            f"the held-out rows have label(s) {_listed(unknown, 5)} that it does not know",
+        }
     if unknown:
         return {
             "status": "not-comparable",
@@ -241,6 +262,8 @@ def summary_line(gate: dict[str, Any]) -> str:
         )
     elif current["status"] == "none":
         line += ", no current model"
+    elif current["status"] == "sample":
+        line += f", replaces the bundled sample model {current['version']} (other labels: not compared)"
     else:
         line += f", current model {current['status']}"
     if gate["refusals"]:
@@ -285,6 +308,12 @@ def card_section(gate: dict[str, Any]) -> list[str]:
         ]
     elif status == "none":
         lines += ["", "There was no model in the output folder to compare with."]
+    elif status == "sample":
+        lines += [
+            "",
+            f"It replaced the bundled sample model `{current['version']}`, which has other labels: "
+            "not compared.",
+        ]
     else:
         lines += ["", f"The model in the output folder was not compared ({status}): {current['reason']}."]
     lines += ["", f"Decision: {gate['decision']}."]

@@ -218,6 +218,25 @@ def test_a_model_for_other_labels_is_not_compared_and_refused(
     assert current["status"] == "not-comparable" and "'payments'" in current["reason"]
 
 
+def test_own_data_over_the_bundled_sample_model_is_written_and_recorded(tmp_path: Path) -> None:
+    # the first-hour path: `make run` trained the sample into the layer, then the user trains their own labels
+    layer = tmp_path / "layer"
+    train(TrainConfig(data=BUNDLED_DATA, output=layer, time_budget=0))
+    sample = json.loads((layer / "model" / "manifest.json").read_text())
+    renamed = [{**r, "label": r["label"].replace("billing", "payments")} for r in bundled_rows()]
+    data = write_rows(tmp_path / "mine.csv", renamed)
+    result = run_cli("train", "--data", str(data), "--output", str(layer), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "replaces the bundled sample model" in result.stdout + result.stderr
+    gate = json.loads((layer / "model" / "manifest.json").read_text())["gate"]
+    assert gate["current"]["status"] == "sample" and gate["current"]["version"] == sample["version"]
+    assert gate["refusals"] == [] and gate["decision"] == "passed"
+    assert "It replaced the bundled sample model" in (layer / "model" / MODEL_CARD).read_text()
+    # a model of the user's own labels is no sample: the next different-label file is refused again
+    again = run_cli("train", "--data", str(BUNDLED_DATA), "--output", str(layer), *FAST)
+    assert again.returncode == 3 and "the current model cannot be compared" in again.stderr, again.stderr
+
+
 @pytest.mark.parametrize("damage", ["tampered", "rows", "manifest", "missing"])
 def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     tmp_path: Path, files: dict[str, Path], good_layer: Path, damage: str
