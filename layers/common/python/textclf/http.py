@@ -152,12 +152,16 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
     # per-request dependency solving, response validation and exit stacks (about 35
     # microseconds a request, more than the prediction adds). Their models still document
     # them in the OpenAPI document, and their errors keep FastAPI's shape.
+    log_texts = settings.log_user_text  # LOG_USER_TEXT=true: each request's texts and labels, logged
+
     def _predict(request: Request, texts: list[str]) -> list[Prediction]:
         started = time.perf_counter()
         preds = predictor.predict(texts)
         metrics: RequestMetrics | None = request.scope.get(METRICS_KEY)
         if metrics is not None:
             metrics.predicted([p["label"] for p in preds], (time.perf_counter() - started) * 1000)
+        if log_texts:
+            logger.info("prediction", extra={"texts": list(texts), "labels": [p["label"] for p in preds]})
         return preds
 
     async def predict(request: Request) -> Response:

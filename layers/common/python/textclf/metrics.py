@@ -24,7 +24,7 @@ RowsScored             Count         service
 RowsRejected           Count         service; service+reason (the rows' reason)
 FileDuration           Seconds       service
 FilesScored            Count         service (status ok)
-FilesFailed            Count         service (unreadable file or aborted run)
+FilesFailed            Count         service (status failed: unreadable or too slow)
 =====================  ============  ============================================
 
 ``POWERTOOLS_METRICS_DISABLED=true`` turns every line off. The environment is read at import
@@ -169,12 +169,11 @@ class RequestMetrics:
                 emit({"Predictions": count}, ("label", label))
 
 
-def emit_batch_file(summary: Mapping[str, Any] | None) -> None:
-    """The metric lines of one scored file, from its summary (``None``: the run aborted)."""
-    if summary is None:
-        emit({"FilesFailed": 1})
-        return
-    if summary.get("status") == "skipped":
+def emit_batch_file(summary: Mapping[str, Any]) -> None:
+    """The metric lines of one file, from its summary document: ``ok`` and ``failed`` files only
+    (a ``skipped`` or ``superseded`` event wrote nothing). A run that raised (a transient error
+    Lambda retries) has no line: the Lambda Errors and failure-queue alarms cover it."""
+    if summary.get("status") not in ("ok", "failed"):
         return
     rows = summary.get("rows") or {}
     failed = summary.get("status") != "ok"
