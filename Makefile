@@ -34,11 +34,15 @@ help: ## list targets
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
+	@echo "setup: creating $(VENV) with $(PYTHON313)"
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.lock
+	@echo "setup: installing the pinned dependencies of requirements/dev.lock ($$(grep -c '==' requirements/dev.lock) packages; the first time takes a few minutes, pip lists each one)"
+	$(PY) -m pip install --progress-bar off -r requirements/dev.lock
+	@echo "setup: installing this project in editable mode"
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+	@echo "setup: done ($(VENV))"
 
 setup: $(VENV)/.installed ## create .venv with pinned dev, training and test dependencies
 
