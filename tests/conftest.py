@@ -38,14 +38,18 @@ def _aws_test_environment() -> Iterator[None]:
 def progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
     """Print one line to the terminal at once, for set-up steps that take a while.
 
-    Output of tests and fixtures is captured until they end; this goes through pytest's
-    terminal reporter instead, so a long set-up says what it is doing while it does it.
+    Output of tests and fixtures is captured until they end; this suspends the capture and
+    writes through pytest's terminal reporter, so a long set-up says what it is doing as it goes.
     """
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def say(message: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"[setup] {message}", flush=True)
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"[setup] {message}")
+            reporter.flush()
 
     return say
 
