@@ -97,15 +97,6 @@ def docker_problem() -> str | None:
     return None
 
 
-def bridge_gateway() -> str:
-    """The docker0 bridge gateway address: where containers reach a server on this host."""
-    out = docker("network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}").stdout
-    for config in json.loads(out) or []:
-        if config.get("Gateway"):
-            return str(config["Gateway"])
-    raise RuntimeError(f"docker network 'bridge' has no gateway address: {out}")
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))

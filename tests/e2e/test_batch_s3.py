@@ -19,7 +19,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.e2e.samlocal import SamBuild, bridge_gateway, free_port
+from scripts.docker_bridge import bridge_gateway
+from tests.e2e.samlocal import SamBuild, free_port
 from tests.helpers import bundled_texts, load_event
 from tests.integration.conftest import create_data_bucket
 from textclf.model import load_predictor
