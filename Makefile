@@ -56,7 +56,7 @@ run: setup $(MODEL_LAYER)/model/manifest.json serve ## set up, train, and serve 
 
 serve: setup ## serve the API locally (uvicorn) with the model in layers/model
 	@echo ""
-	@echo "API on http://$(HOST):$(PORT)  (interactive docs: http://$(HOST):$(PORT)/docs)"
+	@echo "API on http://$(HOST):$(PORT)  (interactive docs, offline: http://$(HOST):$(PORT)/docs and /redoc)"
 	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"
 	@echo ""
 	MODEL_DIR=$(MODEL_LAYER)/model POWERTOOLS_SERVICE_NAME=textclf-api \
