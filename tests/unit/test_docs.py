@@ -7,14 +7,17 @@ URLs and that the assets come back through the Lambda handler as API Gateway nee
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
+import shutil
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import LambdaContext, header, load_event
+from tests.helpers import ROOT, LambdaContext, header, load_event
 from textclf.docs import ASSETS_PATH, assets_dir
 
 # every src= / href= / spec-url= / url: '...' a page refers to
@@ -45,6 +48,21 @@ def test_assets_exist_in_the_package() -> None:
     root = assets_dir()
     for name in (*ASSETS, "swagger/LICENSE", "redoc/redoc.standalone.js.LICENSE.txt"):
         assert (root / name).is_file(), name
+
+
+def test_layer_trim_keeps_the_assets(tmp_path: Path) -> None:
+    """layers/deps/trim.py (run by sam build on the DepsLayer) leaves every asset and licence in place."""
+    spec = importlib.util.spec_from_file_location("deps_trim", ROOT / "layers" / "deps" / "trim.py")
+    assert spec is not None and spec.loader is not None
+    trim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trim)
+    package = assets_dir().parent
+    site = tmp_path / "python"
+    shutil.copytree(package, site / package.name)
+    before = sorted(p.relative_to(site) for p in (site / package.name / "static").rglob("*") if p.is_file())
+    trim.trim(site)
+    after = sorted(p.relative_to(site) for p in (site / package.name / "static").rglob("*") if p.is_file())
+    assert after == before and len(after) >= len(ASSETS)
 
 
 def v2_get(path: str, stage: str = "$default") -> dict[str, Any]:
