@@ -9,6 +9,9 @@ PY := $(BIN)/python
 PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
 DATA ?= training/data/support_tickets.csv
 MODEL_LAYER ?= layers/model
+MODEL_MANIFEST = $(MODEL_LAYER)/model/manifest.json
+# extra options for `make train`, e.g. TRAIN_ARGS="--text-column body --allow-regression"
+TRAIN_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # sam local (samconfig.toml sets the image, --skip-pull-image and warm containers)
@@ -26,8 +29,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train run serve test test-unit lint build validate deploy bench bench-batch bench-accuracy \
-	local-image local-template invoke local-api local-lambda clean
+.PHONY: help setup train model run serve test test-unit lint build validate deploy bench bench-batch bench-accuracy \
+	local-image local-template invoke local-api local-lambda clean clean-model
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,15 +49,25 @@ $(VENV)/.installed: requirements/dev.lock pyproject.toml
 
 setup: $(VENV)/.installed ## create .venv with pinned dev, training and test dependencies
 
-$(MODEL_LAYER)/model/manifest.json: $(VENV)/.installed $(DATA) $(wildcard training/*.py)
+# The model in $(MODEL_LAYER) is the user's: only `make train` (or `python -m training train`)
+# replaces it. The targets that need a model depend on this rule, which trains the bundled sample
+# only when there is no model at all. It has no normal prerequisites on purpose: an existing
+# model is never "out of date" because training code, the lock file or DATA changed (a `git pull`
+# must not retrain over it); the venv is an order-only prerequisite for the same reason.
+$(MODEL_MANIFEST): | $(VENV)/.installed
+	@echo "no model in $(MODEL_LAYER)/model yet: training one on $(DATA) (the bundled sample unless you set DATA)"
+	@echo "(to use your own data: make train DATA=your.csv, or .venv/bin/python -m training train)"
 	$(PY) -m training train --data $(DATA) --output $(MODEL_LAYER)
 
-train: setup ## train on the bundled dataset into layers/model/
-	$(PY) -m training train --data $(DATA) --output $(MODEL_LAYER)
+train: setup ## train on DATA (default: the bundled sample) into layers/model/; the regression gate guards the current model
+	$(PY) -m training train --data $(DATA) --output $(MODEL_LAYER) $(TRAIN_ARGS)
 
-run: setup $(MODEL_LAYER)/model/manifest.json serve ## set up, train, and serve the API on 127.0.0.1:8000
+model: $(MODEL_MANIFEST) ## the model the other targets use: say which (trains the sample only when there is none)
+	@$(PY) scripts/model_info.py $(MODEL_LAYER)/model
 
-serve: setup ## serve the API locally (uvicorn) with the model in layers/model
+run: setup model serve ## set up, train the sample if there is no model yet, and serve the API on 127.0.0.1:8000
+
+serve: setup model ## serve the API locally (uvicorn) with the model in layers/model (the sample if there is none)
 	@echo ""
 	@echo "API on http://$(HOST):$(PORT)  (interactive docs, offline: http://$(HOST):$(PORT)/docs and /redoc)"
 	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"
@@ -76,7 +89,7 @@ lint: setup ## ruff and mypy
 validate: setup ## sam validate --lint
 	$(BIN)/sam validate --lint
 
-build: setup $(MODEL_LAYER)/model/manifest.json ## sam build (layers for python3.13 / x86_64)
+build: setup model ## sam build (layers for python3.13 / x86_64)
 	$(BIN)/sam build
 
 deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
@@ -102,7 +115,7 @@ local-lambda: local-template ## sam local start-lambda on 127.0.0.1:3001 (the La
 	$(SAM_LOCAL) start-lambda $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_LAMBDA_PORT) \
 	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
 
-bench: setup $(MODEL_LAYER)/model/manifest.json ## benchmarks: cold start, latency, batch, size (one table)
+bench: setup model ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json
 	$(MAKE) --no-print-directory bench-accuracy
 
@@ -110,10 +123,12 @@ bench-accuracy: setup ## accuracy of default training on banking77 and sms_spam 
 	$(PY) scripts/bench_accuracy.py --json bench/results/accuracy.json
 
 BATCH_SIZES ?= 10MB,100MB
-bench-batch: setup $(MODEL_LAYER)/model/manifest.json ## S3 batch scoring: rows/s and peak RSS by input size (moto_server)
+bench-batch: setup model ## S3 batch scoring: rows/s and peak RSS by input size (moto_server)
 	@mkdir -p bench/results
 	$(PY) bench/batch.py --sizes $(BATCH_SIZES) --json bench/results/batch.json
 
-clean: ## remove generated files (venv kept)
+clean: ## remove build output and caches (the venv and the trained model are kept)
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+
+clean-model: ## DELETE the trained model in layers/model/ (the next make run trains the sample again)
 	find $(MODEL_LAYER) -mindepth 1 -not -name README.md -prune -exec rm -rf {} +

@@ -4,6 +4,8 @@ The options live in a ``[tool.textclf.training]`` table (so ``pyproject.toml``
 can hold them), or a ``[training]`` table, or at the top level of a file of
 their own. Keys are the long command-line options without the dashes
 (``min-accuracy`` or ``min_accuracy``); options given on the command line win.
+The file takes every option of ``train`` except ``--config`` itself; relative paths
+(``data``, ``test-file``, ``output``) are relative to the folder of the file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from training.pipeline import FAMILIES
 
 # key -> accepted Python types (bool is checked before int, as bool is an int)
 KEYS: dict[str, tuple[type, ...]] = {
+    "data": (str,),
+    "output": (str,),
+    "test_file": (str,),
+    "quiet": (bool,),
+    "max_text_chars": (int,),
     "model": (str,),
     "text_column": (str,),
     "label_column": (str,),
@@ -27,8 +34,10 @@ KEYS: dict[str, tuple[type, ...]] = {
     "scoring": (str,),
     "min_accuracy": (float, int),
     "min_macro_f1": (float, int),
+    "regression_tolerance": (float, int),
     "n_jobs": (int,),
 }
+PATHS = ("data", "output", "test_file")
 CHOICES: dict[str, tuple[str, ...]] = {"model": FAMILIES, "scoring": ("macro_f1", "accuracy")}
 
 
@@ -67,5 +76,8 @@ def load_config(path: Path) -> dict[str, Any]:
             raise TrainingError(f"{path}: option {raw_key!r} must be a {wanted}, got {value!r}")
         if key in CHOICES and value not in CHOICES[key]:
             raise TrainingError(f"{path}: option {raw_key!r} must be one of {', '.join(CHOICES[key])}")
-        options[key] = float(value) if float in types and isinstance(value, int | float) else value
+        if key in PATHS:
+            options[key] = path.parent / str(value)
+        else:
+            options[key] = float(value) if float in types and isinstance(value, int | float) else value
     return options

@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from textclf.backends.joblib_backend import load as load_joblib
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
-from training.data import load_dataset
+from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
 from training.pipeline import decision_scores
 
@@ -106,11 +106,33 @@ def evaluate(pipeline: Any, texts: Sequence[str], labels: Sequence[str]) -> dict
     return metrics_of(score(pipeline, texts, labels))
 
 
+def trained_columns(manifest: dict[str, Any]) -> tuple[str, str]:
+    """The (text, label) column names a model was trained with, from its manifest's ``data``;
+    ``("text", "label")`` when the manifest does not record them."""
+    data = manifest.get("data")
+    recorded = data if isinstance(data, dict) else {}
+    text, label = recorded.get("text_column"), recorded.get("label_column")
+    return (
+        text if isinstance(text, str) and text else "text",
+        label if isinstance(label, str) and label else "label",
+    )
+
+
+def trained_text_limit(manifest: dict[str, Any]) -> int:
+    """The ``--max-text-chars`` a model was trained with (texts are cut the same way to evaluate it)."""
+    data = manifest.get("data")
+    cleaning = data.get("cleaning") if isinstance(data, dict) else None
+    limit = cleaning.get("max_text_chars") if isinstance(cleaning, dict) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else MAX_TEXT_CHARS
+
+
 def evaluate_model_dir(
-    model_dir: Path, data: Path, text_column: str = "text", label_column: str = "label"
+    model_dir: Path, data: Path, text_column: str | None = None, label_column: str | None = None
 ) -> dict[str, Any]:
     """Metrics of the model in ``model_dir`` on a labelled file, without retraining.
 
+    ``text_column`` / ``label_column`` default to the names recorded in the manifest
+    (``data.text_column`` / ``data.label_column``, i.e. those the model was trained with).
     The model is loaded through the manifest-verifying joblib backend (its file's
     SHA-256 must match the manifest before it is unpickled).
     """
@@ -119,7 +141,10 @@ def evaluate_model_dir(
         predictor = load_joblib(model_dir, manifest)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
-    dataset = load_dataset(data, text_column, label_column)
+    default_text, default_label = trained_columns(manifest)
+    dataset = load_dataset(
+        data, text_column or default_text, label_column or default_label, trained_text_limit(manifest)
+    )
     unknown = sorted(set(dataset.labels) - set(predictor.classes))
     if unknown:
         raise DataError(

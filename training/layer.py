@@ -97,7 +97,9 @@ def write_model_dir(
             manifest["reports"] = _listing(
                 [p for p in staging.iterdir() if p.is_file() and p.name not in files]
             )
-        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

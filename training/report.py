@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import auc, roc_curve  # noqa: E402
 
 from training.evaluation import Scored  # noqa: E402
+from training.gate import card_section  # noqa: E402
 
 ROC_PLOT = "roc_curve.png"
 CONFUSION_PLOT = "confusion_matrix.png"
@@ -97,6 +98,41 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
+def _cell(text: object) -> str:
+    """``text`` safe inside a Markdown table cell (pipes escaped, control characters shown)."""
+    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(text))
+    return shown.replace("|", "\\|")
+
+
+def _rows_not_used(title: str, cleaning: dict[str, Any] | None) -> list[str]:
+    """A table of every refused, dropped or cut row of a cleaning report, by reason (with lines)."""
+    if cleaning is None:
+        return []
+    if not cleaning["rows"]:
+        return [f"{title}: none.", ""]
+    lines = [f"{title}:", "", "| outcome | reason | rows | lines |", "| --- | --- | ---: | --- |"]
+    for row in cleaning["rows"]:
+        shown = ", ".join(map(str, row["lines"])) + (" ..." if row["count"] > len(row["lines"]) else "")
+        lines.append(f"| {row['outcome']} | {_cell(row['reason'])} | {row['count']} | {shown} |")
+    return [*lines, ""]
+
+
+def _labels_merged(cleaning: dict[str, Any]) -> list[str]:
+    """A table of classes whose labels were spelled otherwise in the file."""
+    merged: dict[str, dict[str, int]] = cleaning["labels_merged"]
+    if not merged:
+        return []
+    lines = [
+        "Labels written otherwise in the file, normalised to one class (see the README's label rule):",
+        "",
+        "| class | spelling in the file | rows |",
+        "| --- | --- | ---: |",
+    ]
+    for label, spellings in merged.items():
+        lines += [f"| {_cell(label)} | `{_cell(s)}` | {n} |" for s, n in spellings.items()]
+    return [*lines, ""]
+
+
 def model_card(manifest: dict[str, Any]) -> str:
     """MODEL_CARD.md from the manifest (so the card never says anything the manifest does not)."""
     data = manifest["data"]
@@ -118,15 +154,17 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"- File: `{data['file']}` (text column `{data['text_column']}`, "
         f"label column `{data['label_column']}`)",
         f"- Rows read: {cleaning['rows_read']}; used after cleaning: {data['rows_used']}",
-        f"- Removed: {cleaning['empty_dropped']} with an empty text or label, "
-        f"{cleaning['duplicates_dropped']} exact duplicates, {cleaning['conflicting_rows_dropped']} rows of "
-        f"{cleaning['conflicting_texts']} texts that carried conflicting labels",
         f"- Evaluation: {data['evaluation']}",
-        f"- Training rows: {data['n_train']}; evaluation rows: {data['n_test']}",
+        f"- Training rows: {data['n_train']}; evaluation rows: {data['n_test']}; evaluation texts also in "
+        f"training (compared as the features see them: case and spacing aside): "
+        f"{data['test_texts_also_in_training']}",
         "",
+        *_rows_not_used("Rows of the training file not used as read", cleaning),
+        *_rows_not_used("Rows of the test file not used as read", data.get("test_file_cleaning")),
+        *_labels_merged(cleaning),
         "| class | rows | share |",
         "| --- | ---: | ---: |",
-        *(f"| {c} | {n} | {n / total:.1%} |" for c, n in counts.items()),
+        *(f"| {_cell(c)} | {n} | {n / total:.1%} |" for c, n in counts.items()),
         "",
         f"Balance: the smallest class has {min(counts.values())} rows, the largest {max(counts.values())} "
         f"(ratio {max(counts.values()) / min(counts.values()):.1f}).",
@@ -174,6 +212,7 @@ def model_card(manifest: dict[str, Any]) -> str:
             for c, m in metrics["per_class"].items()
         ),
         "",
+        *(card_section(manifest["gate"]) if "gate" in manifest else []),
         "## Known limitations",
         "",
         "- A bag of n-grams: word order beyond the n-gram window, negation and sarcasm are only "

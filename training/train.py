@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import warnings
@@ -14,14 +15,16 @@ from typing import Any
 
 from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from training.data import Dataset, load_dataset
+from textclf.manifest import sha256_file
+from training.data import MAX_TEXT_CHARS, Dataset, feature_key, list_lines, load_dataset
 from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
+from training.gate import DEFAULT_TOLERANCE, GateOptions, check_regression, write_training_rows
 from training.layer import write_model_dir
-from training.pipeline import SEED, Family, ModelOptions, build_pipeline
+from training.pipeline import SEED, Family, ModelOptions, build_features, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
 from training.tuning import Progress, Scoring, search
 
@@ -67,7 +70,11 @@ class TrainConfig:
     scoring: Scoring = "macro_f1"
     min_accuracy: float | None = None
     min_macro_f1: float | None = None
+    # regression gate (training/gate.py): tolerance on the --scoring metric, and the override
+    regression_tolerance: float = DEFAULT_TOLERANCE
+    allow_regression: bool = False
     n_jobs: int = field(default_factory=default_jobs)
+    max_text_chars: int = MAX_TEXT_CHARS
     progress: Progress | None = None
     # fixed hyper-parameters (from Python, e.g. tests): no search, family and folds taken from them
     options: ModelOptions | None = None
@@ -87,12 +94,67 @@ def check_trainable(dataset: Dataset, test_size: float | None) -> None:
             f"{dataset.source}: class(es) {', '.join(map(repr, rare[:5]))} have fewer than 2 examples; "
             "each class needs at least 2 for a stratified split"
         )
-    n_test = int(round(len(dataset.texts) * test_size))
+    # the sizes train_test_split uses for a fractional test_size
+    n_test = math.ceil(len(dataset.texts) * test_size)
+    n_train = len(dataset.texts) - n_test
     if n_test < len(counts):
         raise DataError(
             f"{dataset.source}: {len(dataset.texts)} rows are too few for a {test_size:.0%} test split "
             f"over {len(counts)} classes"
         )
+    if n_train < len(counts):
+        raise DataError(
+            f"{dataset.source}: a {test_size:.0%} test split of {len(dataset.texts)} rows leaves {n_train} "
+            f"training rows for {len(counts)} classes; every class needs training rows: lower --test-size "
+            "or add rows"
+        )
+
+
+def check_every_class_trains(source: Path, train_labels: Sequence[str], all_labels: Sequence[str]) -> None:
+    """Every class of the file has rows in the training split (else the model would lack it)."""
+    in_file = Counter(all_labels)
+    absent = sorted(set(in_file) - set(train_labels), key=lambda c: (in_file[c], c))
+    if absent:
+        listed = ", ".join(f"{c!r} ({in_file[c]} rows)" for c in absent[:5])
+        more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+        raise DataError(
+            f"{source}: class(es) {listed}{more} have no rows in the training split (all held out for "
+            "testing); lower --test-size or add rows"
+        )
+
+
+def check_word_tokens(
+    source: Path,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    lines: Sequence[int],
+    options: ModelOptions,
+    folds: int,
+) -> None:
+    """The word features need a word token in the training texts, and in every search fold's.
+
+    ``lines`` are the file lines of ``texts``; ``folds`` 0 means no search runs.
+    """
+    analyzer = build_features(options).transformer_list[0][1].build_analyzer()
+    has_words = [bool(analyzer(text)) for text in texts]
+    without = [line for line, ok in zip(lines, has_words, strict=True) if not ok]
+    if not any(has_words):
+        raise DataError(
+            f"{source}: no training text has a word token (two or more letters or digits together; "
+            "texts of only emoji, punctuation or one-digit numbers have none): lines "
+            f"{list_lines(sorted(without))}"
+        )
+    if folds < 2:
+        return
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    for train_index, _ in splitter.split(list(texts), list(labels)):
+        if not any(has_words[i] for i in train_index):
+            with_words = [line for line, ok in zip(lines, has_words, strict=True) if ok]
+            raise DataError(
+                f"{source}: only {len(with_words)} training text(s) have a word token (lines "
+                f"{list_lines(sorted(with_words))}), so some of the {folds} cross-validation folds have "
+                "none; add texts with words, lower --cv-folds, or use --time-budget 0"
+            )
 
 
 def check_folds(source: Path, train_labels: Sequence[str], all_labels: Sequence[str], folds: int) -> None:
@@ -109,20 +171,34 @@ def check_folds(source: Path, train_labels: Sequence[str], all_labels: Sequence[
         )
 
 
-def _split(config: TrainConfig, dataset: Dataset) -> tuple[list[str], list[str], list[str], list[str], str]:
+@dataclass
+class Split:
+    x_train: list[str]
+    x_test: list[str]
+    y_train: list[str]
+    y_test: list[str]
+    train_lines: list[int]  # file lines of the training rows
+    how: str
+    test_cleaning: dict[str, object] | None = None  # the test file's cleaning report
+
+
+def _split(config: TrainConfig, dataset: Dataset) -> Split:
+    lines = dataset.lines or list(range(1, len(dataset.texts) + 1))
     if config.test_file is None:
         check_trainable(dataset, config.test_size)
-        x_train, x_test, y_train, y_test = train_test_split(
+        x_train, x_test, y_train, y_test, l_train, _ = train_test_split(
             dataset.texts,
             dataset.labels,
+            lines,
             test_size=config.test_size,
             random_state=SEED,
             stratify=dataset.labels,
         )
+        check_every_class_trains(config.data, y_train, dataset.labels)
         how = f"stratified {config.test_size:.0%} held-out split of the same file (seed {SEED})"
-        return list(x_train), list(x_test), list(y_train), list(y_test), how
+        return Split(list(x_train), list(x_test), list(y_train), list(y_test), list(l_train), how)
     check_trainable(dataset, None)
-    test = load_dataset(config.test_file, config.text_column, config.label_column)
+    test = load_dataset(config.test_file, config.text_column, config.label_column, config.max_text_chars)
     unknown = sorted(set(test.labels) - set(dataset.labels))
     if unknown:
         raise DataError(
@@ -130,7 +206,7 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[list[str], list[str],
             f"training file {config.data.name}"
         )
     how = f"separate test file `{config.test_file.name}` ({test.report.rows_read} rows read)"
-    return dataset.texts, test.texts, dataset.labels, test.labels, how
+    return Split(dataset.texts, test.texts, dataset.labels, test.labels, lines, how, test.report.as_dict())
 
 
 def check_gate(metrics: dict[str, Any], config: TrainConfig) -> None:
@@ -153,8 +229,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Tune, fit, evaluate, gate, and write ``output/model/``. Returns the manifest."""
     started = time.perf_counter()
     report = config.progress or (lambda _message: None)
-    dataset = load_dataset(config.data, config.text_column, config.label_column)
-    x_train, x_test, y_train, y_test, how = _split(config, dataset)
+    dataset = load_dataset(config.data, config.text_column, config.label_column, config.max_text_chars)
+    split = _split(config, dataset)
+    x_train, x_test, y_train, y_test, how = (
+        split.x_train,
+        split.x_test,
+        split.y_train,
+        split.y_test,
+        split.how,
+    )
     base: ModelOptions
     if config.options is not None:
         base = config.options
@@ -163,15 +246,22 @@ def train(config: TrainConfig) -> dict[str, Any]:
         fixed = {} if config.sublinear_tf is None else {"sublinear_tf": config.sublinear_tf}
         base = ModelOptions.for_family(config.family, calibration_folds=config.cv_folds, **fixed)
     check_folds(config.data, y_train, dataset.labels, config.cv_folds)
+    search_folds = (
+        min(config.cv_folds, LARGE_DATA_SEARCH_FOLDS) if len(x_train) >= LARGE_DATA_ROWS else config.cv_folds
+    )
+    check_word_tokens(
+        config.data, x_train, y_train, split.train_lines, base, search_folds if config.time_budget > 0 else 0
+    )
     jobs = max(1, config.n_jobs) if len(x_train) >= PARALLEL_MIN_ROWS else 1
+    # progress starts once the data is accepted: a refusal stays the one line on stderr
+    if dataset.report.outcomes:
+        report(f"data: rows not used as read: {dataset.report.summary()} (listed in the manifest)")
     report(f"data: {len(x_train)} training rows, {len(x_test)} test rows, {len(set(y_train))} classes")
     result = search(
         base,
         x_train,
         y_train,
-        folds=min(config.cv_folds, LARGE_DATA_SEARCH_FOLDS)
-        if len(x_train) >= LARGE_DATA_ROWS
-        else config.cv_folds,
+        folds=search_folds,
         time_budget=config.time_budget,
         sublinear_tf=config.sublinear_tf,
         scoring=config.scoring,
@@ -198,7 +288,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scored = score(pipeline, x_test, y_test)
     metrics = metrics_of(scored)
     check_gate(metrics, config)
-    overlap = len(set(x_train) & set(x_test))
+    gate = check_regression(
+        config.output,
+        y_train,
+        x_test,
+        y_test,
+        scored.predicted,
+        GateOptions(config.scoring, config.regression_tolerance, config.allow_regression),
+    )
+    # held-out texts the model saw in training, compared as the features see them
+    train_keys = {feature_key(text) for text in x_train}
+    overlap = sum(feature_key(text) in train_keys for text in x_test)
     extra = {
         "model": {
             "family": config.family,
@@ -208,8 +308,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "cv": result.cv,
         },
         "metrics": metrics,
+        "gate": gate,
         "data": {
             "file": config.data.name,
+            "sha256": sha256_file(config.data),
             "test_file": None if config.test_file is None else config.test_file.name,
             "text_column": config.text_column,
             "label_column": config.label_column,
@@ -219,6 +321,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "test_texts_also_in_training": overlap,
             "class_counts": dataset.class_counts,
             "cleaning": dataset.report.as_dict(),
+            "test_file_cleaning": split.test_cleaning,
             "evaluation": how,
             "split": {"test_size": config.test_size, "seed": SEED, "stratified": True}
             if config.test_file is None
@@ -229,6 +332,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
 
     def reports(folder: Path, manifest: dict[str, Any]) -> None:
+        # for the next run's regression gate (training/gate.py); listed with its SHA-256 under reports
+        manifest["data"]["training_rows"] = write_training_rows(folder, x_train)
         write_plots(scored, metrics, folder, f"{config.family} on {len(x_test)} test rows")
         (folder / MODEL_CARD).write_text(model_card(manifest), encoding="utf-8")
 

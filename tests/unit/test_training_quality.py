@@ -71,7 +71,8 @@ def test_manifest_reports_cv_test_metrics_and_roc(model_dir: Path) -> None:
 
 def test_plots_and_card_are_listed_but_not_part_of_the_version(model_dir: Path) -> None:
     manifest = json.loads((model_dir / "manifest.json").read_text())
-    assert set(manifest["reports"]) == {ROC_PLOT, CONFUSION_PLOT, MODEL_CARD}
+    # (training_rows.u64: the regression gate's fingerprint of the training rows, training/gate.py)
+    assert set(manifest["reports"]) == {ROC_PLOT, CONFUSION_PLOT, MODEL_CARD, "training_rows.u64"}
     assert not set(manifest["reports"]) & set(manifest["files"])
     for name, entry in {**manifest["files"], **manifest["reports"]}.items():
         assert sha256_file(model_dir / name) == entry["sha256"]
