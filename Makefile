@@ -14,26 +14,39 @@ MODEL_MANIFEST = $(MODEL_LAYER)/model/manifest.json
 TRAIN_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# sam local (samconfig.toml sets the image, --skip-pull-image and warm containers)
+# sam local, through scripts/sam_local.py (samconfig.toml sets --skip-pull-image and warm containers).
+# PARAMS="Name=Value ..." adds parameter overrides (merged with samconfig's); ENV_VARS=file.json is
+# sam's --env-vars (the only way a function variable is set: exported ones are not passed on).
 EVENT ?= tests/events/apigw-v2-predict.json
 FUNCTION ?= ApiFunction
 LOCAL_API_PORT ?= 3000
 LOCAL_LAMBDA_PORT ?= 3001
-LOCAL_TEMPLATE := .aws-sam/build/template.local.yaml
-# sam looks for samconfig.toml beside the template it is given, so name ours explicitly
-SAM_LOCAL := $(BIN)/sam local
-SAMCONFIG := --config-file $(CURDIR)/samconfig.toml
-MODEL_BACKEND = $$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
+LOCAL_IMAGE ?= textclf/lambda-python:3.13
+PARAMS ?=
+ENV_VARS ?=
+FILE ?=
+MODEL_BACKEND = $$($(PY) scripts/model_backend.py "$(MODEL_LAYER)/model")
+# Its own build of a template resolved for the model's ModelBackend (no scikit-learn layer for a
+# lean model), rebuilt only when a source changed, and then with `sam build --cached`.
+LOCAL_DIR := .aws-sam/local
+LOCAL_SOURCE := $(LOCAL_DIR)/template.yaml
+LOCAL_TEMPLATE := $(LOCAL_DIR)/build/template.yaml
+# (folders too: their times change when a file is added or deleted)
+LOCAL_INPUTS := $(shell find functions layers/common layers/deps "$(MODEL_LAYER)" -name __pycache__ -prune \
+	-o ! -name '*.pyc' -print 2>/dev/null | sed 's/ /\\ /g')
+SAM_LOCAL_PY = $(PY) scripts/sam_local.py $(1) --image "$(LOCAL_IMAGE)" --model-backend "$(MODEL_BACKEND)" \
+	--model-dir "$(MODEL_LAYER)/model" \
+	--params "$(PARAMS)" $(if $(ENV_VARS),--env-vars "$(ENV_VARS)")
 # sam needs python3.13 on PATH for `sam build`; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help setup train model run serve test test-unit lint build validate deploy bench bench-batch bench-accuracy \
-	local-image local-template invoke local-api local-lambda clean clean-model
+	local-image local-template invoke invoke-check local-api local-lambda local-s3 local-s3-check clean clean-model
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
@@ -96,24 +109,41 @@ deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
 	$(BIN)/sam deploy --parameter-overrides ModelBackend=$$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
 
 local-image: ## build (or reuse) the offline Lambda base image textclf/lambda-python:3.13
-	scripts/local-image.sh
+	LOCAL_IMAGE_TAG="$(LOCAL_IMAGE)" scripts/local-image.sh
 
-# sam local skips layers attached with !If, so it runs on a copy of the built template with the
-# model's ModelBackend resolved (scripts/sam_local_template.py).
-local-template: local-image build
-	$(PY) scripts/sam_local_template.py .aws-sam/build/template.yaml $(LOCAL_TEMPLATE) ModelBackend=$(MODEL_BACKEND)
+$(LOCAL_SOURCE): $(MODEL_MANIFEST) FORCE | $(VENV)/.installed
+	@$(PY) scripts/sam_local_template.py --source template.yaml "$@" ModelBackend=$(MODEL_BACKEND)
 
-invoke: local-template ## sam local invoke: print the API's JSON response to EVENT (no network needed)
-	@$(SAM_LOCAL) invoke $(SAMCONFIG) $(FUNCTION) --template-file $(LOCAL_TEMPLATE) --event $(EVENT) \
-	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
+$(LOCAL_TEMPLATE): $(LOCAL_SOURCE) $(LOCAL_INPUTS) $(MODEL_MANIFEST) | $(VENV)/.installed
+	@echo "sam build --cached of $(LOCAL_SOURCE) into $(LOCAL_DIR)/build (sources changed)" >&2
+	@$(BIN)/sam build --config-file "$(CURDIR)/samconfig.toml" --template-file "$(LOCAL_SOURCE)" \
+	  --build-dir "$(LOCAL_DIR)/build" --cached --cache-dir "$(LOCAL_DIR)/cache" >&2
+	@touch "$@"
+
+FORCE:
+
+local-template: local-image $(LOCAL_TEMPLATE) ## sam build for sam local: only what changed, only the layers the model uses
+
+invoke-check:
+	@if [ "$(FUNCTION)" = BatchFunction ] && [ -z "$(ENV_VARS)" ]; then \
+	  echo "error: BatchFunction reads and writes S3, which \`make invoke\` does not provide." >&2; \
+	  echo "       Score a file against a local S3 (moto) instead:  make local-s3 FILE=my.csv" >&2; exit 2; fi
+
+invoke: invoke-check local-template ## sam local invoke FUNCTION with EVENT: the answer on stdout, exit 1 if the function fails
+	@$(call SAM_LOCAL_PY,invoke "$(FUNCTION)" --event "$(EVENT)")
 
 local-api: local-template ## sam local start-api on 127.0.0.1:3000 (warm containers)
-	$(SAM_LOCAL) start-api $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_API_PORT) \
-	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
+	@$(call SAM_LOCAL_PY,start-api --port $(LOCAL_API_PORT))
 
 local-lambda: local-template ## sam local start-lambda on 127.0.0.1:3001 (the Lambda invoke API, for SDKs)
-	$(SAM_LOCAL) start-lambda $(SAMCONFIG) --template-file $(LOCAL_TEMPLATE) --port $(LOCAL_LAMBDA_PORT) \
-	  --parameter-overrides "ModelBackend=$(MODEL_BACKEND) BatchMemorySize=2048"
+	@$(call SAM_LOCAL_PY,start-lambda --port $(LOCAL_LAMBDA_PORT))
+
+local-s3-check:
+	@test -n "$(FILE)" || { echo "usage: make local-s3 FILE=path/to/file.csv  (.csv, .csv.gz, .jsonl, .jsonl.gz)" >&2; exit 2; }
+	@test -f "$(FILE)" || { echo "error: $(FILE): no such file" >&2; exit 2; }
+
+local-s3: local-s3-check local-template ## BatchFunction on FILE against a local S3 (moto): prints the outputs' first lines
+	@$(call SAM_LOCAL_PY,s3 "$(FILE)")
 
 bench: setup model ## benchmarks: cold start, latency, batch, size (one table)
 	$(PY) bench/run.py --json bench/results/latest.json

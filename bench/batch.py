@@ -133,7 +133,9 @@ def upload(endpoint: str, path: Path, key: str) -> None:
     client.upload_file(str(path), BUCKET, key)
 
 
-def run_child(endpoint: str, key: str, model_dir: Path, workers: int, part_mib: int) -> dict[str, Any]:
+def run_child(
+    endpoint: str, key: str, model_dir: Path, workers: int, part_mib: int, reader: str = "new"
+) -> dict[str, Any]:
     """Invoke the handler in a fresh interpreter; its JSON report."""
     env = {
         **os.environ,
@@ -146,7 +148,7 @@ def run_child(endpoint: str, key: str, model_dir: Path, workers: int, part_mib: 
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_SERVICE_NAME": "textclf-batch-bench",
     }
-    command = [sys.executable, __file__, "--child", key, "--part-mib", str(part_mib)]
+    command = [sys.executable, __file__, "--child", key, "--part-mib", str(part_mib), "--reader", reader]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(f"bench child failed:\n{result.stderr[-3000:]}")
@@ -154,7 +156,24 @@ def run_child(endpoint: str, key: str, model_dir: Path, workers: int, part_mib: 
     return report
 
 
-def child(key: str, part_mib: int) -> None:
+def use_old_reader() -> None:
+    """Swap the CSV reader of before issue 12 (bench/old_batch_reader.py) into the batch function."""
+    import textclf.batch.process as process
+    from bench.old_batch_reader import OldCsvFormat, physical_lines
+
+    class Old(OldCsvFormat):
+        def records(self, lines: Any) -> Any:  # given the binary stream: the old path
+            return super().records(physical_lines(lines, self._max_line_bytes))
+
+    def make_format(name: str, text_column: str, max_chars: int, max_line: int, *_: Any) -> Any:
+        assert name == "csv", "the old-reader benchmark is for CSV"
+        return Old(text_column, max_chars, max_line)
+
+    process.make_format = make_format  # type: ignore[assignment]
+    process.open_text = lambda stream: (stream, "UTF-8")  # type: ignore[assignment,return-value]
+
+
+def child(key: str, part_mib: int, reader: str = "new") -> None:
     """Inside the measured process: import the function, invoke it once, print a JSON report."""
     import importlib.util
     import resource
@@ -163,6 +182,8 @@ def child(key: str, part_mib: int) -> None:
     import textclf.batch.s3io as s3io
 
     s3io.PART_SIZE = part_mib * 1024 * 1024
+    if reader == "old":
+        use_old_reader()
     spec = importlib.util.spec_from_file_location("batch_app", ROOT / "functions" / "batch" / "app.py")
     assert spec and spec.loader
     app = importlib.util.module_from_spec(spec)
@@ -298,9 +319,10 @@ def main() -> None:
     parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", metavar="KEY", help=argparse.SUPPRESS)
+    parser.add_argument("--reader", default="new", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.part_mib)
+        child(args.child, args.part_mib, args.reader)
         return
 
     model_dir = default_model_dir()
@@ -311,13 +333,20 @@ def main() -> None:
     baselines: list[float] = []
     inline_runs: list[dict[str, Any]] = []
     parallel_runs: list[dict[str, Any]] = []
+    old_inline_runs: list[dict[str, Any]] = []
+    old_parallel_runs: list[dict[str, Any]] = []
     with staged_input(size=parse_size(sizes[0])) as (url, key, path):
         for _ in range(args.runs):
             baselines.append(sklearn_baseline(model_dir, path))
             inline_runs.append(run_child(url, key, model_dir, 1, args.part_mib))
+            old_inline_runs.append(run_child(url, key, model_dir, 1, args.part_mib, reader="old"))
             parallel_runs.append(run_child(url, key, model_dir, args.workers, args.part_mib))
+            old_parallel_runs.append(
+                run_child(url, key, model_dir, args.workers, args.part_mib, reader="old")
+            )
     baseline = statistics.median(baselines)
     inline, parallel = summarize(inline_runs), summarize(parallel_runs)
+    old_inline, old_parallel = summarize(old_inline_runs), summarize(old_parallel_runs)
     print(f"  {'scikit-learn pipeline.predict, 1 process (baseline)':<52}{baseline:>9,.0f} rows/s")
     for name, fig in (
         ("batch function, in-process (BATCH_WORKERS=1)", inline),
@@ -327,6 +356,20 @@ def main() -> None:
         print(
             f"  {name:<52}{fig['rows_per_s']:>9,.0f} rows/s  {ratio:.2f} x baseline   "
             f"CPU {fig['cpu_ms_per_1000_rows']:.0f} ms / 1000 rows, {fig['cpu_share']:.2f} CPUs busy"
+        )
+
+    print("\nS3 path, current reader vs the reader before issue 12 (bench/old_batch_reader.py), same run:")
+    reader_ratios = {}
+    for name, new, old in (
+        ("in-process", inline, old_inline),
+        (f"{cpus} scoring workers", parallel, old_parallel),
+    ):
+        reader_ratios[name] = new["rows_per_s"] / old["rows_per_s"]
+        print(
+            f"  {name:<24} current {new['rows_per_s']:>9,.0f} rows/s   "
+            f"before {old['rows_per_s']:>9,.0f} rows/s"
+            f"   ratio {reader_ratios[name]:.3f}  (CPU {new['cpu_ms_per_1000_rows']:.1f} vs "
+            f"{old['cpu_ms_per_1000_rows']:.1f} ms / 1000 rows)"
         )
 
     print("\nby input size (one scoring worker per CPU):")
@@ -343,7 +386,13 @@ def main() -> None:
             f"{fig['rss_peak_mb']:>11.0f} {fig['rss_growth_mb']:>13.0f} {fig['worker_peak_mb']:>14.0f}"
         )
     if args.json:
-        out = {"cpus": cpus, "baseline_rows_per_s": baseline, "inline": inline, "by_size": results}
+        out = {
+            "cpus": cpus,
+            "baseline_rows_per_s": baseline,
+            "inline": inline,
+            "old_reader": {"inline": old_inline, "parallel": old_parallel, "ratios": reader_ratios},
+            "by_size": results,
+        }
         args.json.write_text(json.dumps(out, indent=2))
 
 

@@ -229,6 +229,7 @@ ln -sf "/usr/bin/python$PYTHON_VERSION" "$ROOTFS/var/lang/bin/python$PYTHON_VERS
 ln -sf "python$PYTHON_VERSION" "$ROOTFS/var/lang/bin/python3"
 ln -sf "python$PYTHON_VERSION" "$ROOTFS/var/lang/bin/python"
 install -m 0755 "$INPUTS/bootstrap" "$ROOTFS/var/runtime/bootstrap"
+install -m 0644 "$INPUTS/bootstrap.py" "$ROOTFS/var/runtime/bootstrap.py"
 install -m 0755 "$INPUTS/lambda-entrypoint.sh" "$ROOTFS/lambda-entrypoint.sh"
 ln -sf /usr/share/zoneinfo/Etc/UTC "$ROOTFS/etc/localtime"
 echo Etc/UTC >"$ROOTFS/etc/timezone"
@@ -339,7 +340,14 @@ chroot "$ROOTFS" /usr/bin/env -i PATH=/var/lang/bin:/usr/bin:/bin PYTHONDONTWRIT
 import sys, awslambdaric, awslambdaric.bootstrap, boto3, botocore, ssl, sqlite3, zoneinfo, json
 assert sys.version_info[:2] == tuple(map(int, "'"$PYTHON_VERSION"'".split("."))), sys.version
 zoneinfo.ZoneInfo("Europe/Paris")
-' || die "smoke test (import awslambdaric/boto3 with the image python) failed"
+import bootstrap  # /var/runtime/bootstrap.py: errors in the shape sam local recognises
+from awslambdaric.bootstrap import build_fault_result
+try:
+    raise ValueError("smoke")
+except ValueError:
+    fault = build_fault_result(sys.exc_info(), None)
+assert set(fault) == {"errorMessage", "errorType", "stackTrace"}, fault
+' || die "smoke test (awslambdaric/boto3 with the image python, error document shape) failed"
 PY_FULL="$(chroot "$ROOTFS" "/usr/bin/python$PYTHON_VERSION" -c 'import platform; print(platform.python_version())')"
 BOTO3_V="$(grep -m1 '^Version:' "$ROOTFS"/var/runtime/boto3-*.dist-info/METADATA | cut -d' ' -f2)"
 RIC_V="$(grep -m1 '^Version:' "$ROOTFS"/var/runtime/awslambdaric-*.dist-info/METADATA | cut -d' ' -f2)"

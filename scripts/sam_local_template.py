@@ -1,24 +1,65 @@
-"""Write a copy of the built template that ``sam local`` attaches the right layers from.
+"""Templates that ``sam local`` runs exactly as CloudFormation would deploy them.
 
 ``template.yaml`` attaches the scikit-learn layer with ``!If [UseSklearn, !Ref SklearnLayer,
-!Ref AWS::NoValue]`` in ``Globals.Function.Layers``. CloudFormation resolves that; ``sam local``
-does not: it logs "layer ... is not recognizable, it might be using intrinsic functions that we
-don't support yet. Skipping." and runs the function without the layer, so a model that needs
-scikit-learn (ModelBackend=joblib) fails to load. This script resolves every ``Fn::If`` in a
-``Layers`` list (Globals and each function) for the given parameter values and writes the result
-beside the input, so relative ``CodeUri``/``ContentUri`` paths stay valid.
+!Ref AWS::NoValue]`` in ``Globals.Function.Layers``, and ``SklearnLayer`` itself has
+``Condition: UseSklearn``. CloudFormation resolves both; SAM CLI does neither: ``sam build``
+builds the 146 MB scikit-learn layer even for a lean model, and ``sam local`` logs "layer ... is
+not recognizable, it might be using intrinsic functions that we don't support yet. Skipping." and
+runs the function without the layer, so a model that needs scikit-learn fails to load.
 
-Usage: python scripts/sam_local_template.py BUILT_TEMPLATE OUTPUT [Name=Value ...]
-       (e.g. .aws-sam/build/template.yaml .aws-sam/build/template.local.yaml ModelBackend=joblib)
+Two modes, for the given parameter values (template defaults, then ``Name=Value`` arguments):
+
+- ``--source TEMPLATE OUTPUT``: the source template with every ``Fn::If`` resolved, the
+  resources whose ``Condition`` is false removed (with ``Outputs``, which ``sam local`` never
+  reads), and ``CodeUri``/``ContentUri`` made relative to OUTPUT's folder. ``make local-template``
+  builds it with ``sam build --cached``, so only what changed is rebuilt and a lean model never
+  builds the scikit-learn layer. OUTPUT is rewritten only when its content changes, so Make can
+  use it as a prerequisite.
+- ``BUILT_TEMPLATE OUTPUT``: a copy of a template ``sam build`` wrote, with the ``Fn::If`` in
+  ``Layers`` lists resolved, written beside it (the tests' session build uses this).
+
+Usage: python scripts/sam_local_template.py [--source] INPUT OUTPUT [Name=Value ...]
+       (e.g. --source template.yaml .aws-sam/local/template.yaml ModelBackend=lean)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# CloudFormation short-form tags and the long form ``sam build`` writes (and CloudFormation reads).
+_LONG_FORM = {"Ref": "Ref", "Condition": "Condition"}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads ``!Ref x`` as ``{"Ref": "x"}``, ``!If [...]`` as ``{"Fn::If": [...]}``, and so on."""
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    key = _LONG_FORM.get(suffix, f"Fn::{suffix}")
+    if isinstance(node, yaml.ScalarNode):
+        scalar = loader.construct_scalar(node)
+        if key == "Fn::GetAtt":
+            return {key: scalar.split(".", 1)}
+        return {key: scalar}
+    if isinstance(node, yaml.SequenceNode):
+        return {key: loader.construct_sequence(node, deep=True)}
+    return {key: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _short_form)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """A SAM/CloudFormation template (short or long form) as plain data in long form."""
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a template")
+    return data
 
 
 def evaluate(condition: Any, conditions: dict[str, Any], params: dict[str, str]) -> bool:
@@ -46,8 +87,8 @@ def value(node: Any, params: dict[str, str]) -> str:
     return str(node)
 
 
-def resolve_layers(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-    """``template`` with each ``Fn::If`` in a Layers list replaced by its chosen branch."""
+def parameter_values(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    """Each parameter's value: its default, replaced by ``overrides`` (which must all be parameters)."""
     params = {
         name: str(spec.get("Default", ""))
         for name, spec in (template.get("Parameters") or {}).items()
@@ -57,6 +98,55 @@ def resolve_layers(template: dict[str, Any], overrides: dict[str, str]) -> dict[
     if unknown:
         raise ValueError(f"not template parameters: {', '.join(sorted(unknown))}")
     params.update(overrides)
+    return params
+
+
+def resolve_conditions(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """``template`` as deployed with these parameters: every ``Fn::If`` replaced by its branch
+    (``AWS::NoValue`` branches removed), resources whose Condition is false dropped, no Outputs."""
+    params = parameter_values(template, overrides)
+    conditions = template.get("Conditions") or {}
+    no_value = object()
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                return walk(when_true if evaluate(name, conditions, params) else when_false)
+            if node == {"Ref": "AWS::NoValue"}:
+                return no_value
+            out = {k: walk(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v is not no_value}
+        if isinstance(node, list):
+            return [v for v in (walk(item) for item in node) if v is not no_value]
+        return node
+
+    resources = {
+        name: resource
+        for name, resource in (template.get("Resources") or {}).items()
+        if "Condition" not in resource or evaluate(resource["Condition"], conditions, params)
+    }
+    resolved = {k: v for k, v in template.items() if k not in {"Resources", "Outputs"}}
+    resolved["Resources"] = walk(resources)
+    resolved["Globals"] = walk(template.get("Globals") or {})
+    return resolved
+
+
+def relocate(template: dict[str, Any], source_dir: Path, output_dir: Path) -> dict[str, Any]:
+    """``template`` with relative CodeUri/ContentUri paths rewritten for a copy in ``output_dir``."""
+    for resource in (template.get("Resources") or {}).values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            uri = props.get(key)
+            if isinstance(uri, str) and "://" not in uri and not os.path.isabs(uri):
+                target = os.path.relpath((source_dir / uri).resolve(), output_dir.resolve())
+                props[key] = target + ("/" if uri.endswith("/") else "")
+    return template
+
+
+def resolve_layers(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """``template`` with each ``Fn::If`` in a Layers list replaced by its chosen branch."""
+    params = parameter_values(template, overrides)
     conditions = template.get("Conditions") or {}
 
     def pick(layers: list[Any]) -> list[Any]:
@@ -79,22 +169,38 @@ def resolve_layers(template: dict[str, Any], overrides: dict[str, str]) -> dict[
     return template
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds exactly that; True when written."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
 def main(argv: list[str]) -> int:
+    source_mode = bool(argv) and argv[0] == "--source"
+    if source_mode:
+        argv = argv[1:]
     if len(argv) < 2:
         print(__doc__.strip().splitlines()[-2], file=sys.stderr)
         return 2
     source, output = Path(argv[0]), Path(argv[1])
     try:
         overrides = dict(arg.split("=", 1) for arg in argv[2:])
-        template = yaml.safe_load(source.read_text(encoding="utf-8"))
-        resolved = resolve_layers(template, overrides)
+        if source_mode:
+            template = resolve_conditions(load_template(source), overrides)
+            resolved = relocate(template, source.parent, output.parent)
+        else:
+            template = yaml.safe_load(source.read_text(encoding="utf-8"))
+            resolved = resolve_layers(template, overrides)
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"error: cannot prepare {source} for sam local: {exc}", file=sys.stderr)
         return 2
-    if output.resolve().parent != source.resolve().parent:
+    if not source_mode and output.resolve().parent != source.resolve().parent:
         print("error: write the output beside the built template (relative paths)", file=sys.stderr)
         return 2
-    output.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    write_if_changed(output, yaml.safe_dump(resolved, sort_keys=False))
     return 0
 
 

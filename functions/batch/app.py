@@ -15,8 +15,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
-from textclf.batch import BatchProcessingError, S3Input, check_prefixes, process_object
+from textclf.batch import BatchSummary, S3Input, check_prefixes, process_object
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 
@@ -26,18 +27,22 @@ copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
 settings = get_settings()
 check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
 predictor = get_predictor()
-s3 = boto3.client("s3")
+# botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
+s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 
 
 @logger.inject_lambda_context
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
-    """Score each object in the event; fail the invocation if any file could not be scored.
+    """Score each object in the event.
 
-    Failing (rather than returning) is what makes Lambda retry the event and, after the
-    retries, send it to the on-failure destination: a bad file is never a silent success.
+    A file that cannot be scored (unreadable, too slow) gets a ``failed`` summary and an
+    ERROR log line, and the invocation succeeds: a retry could only fail the same way.
+    Transient failures (S3 errors after botocore's own retries, a crashed worker, a
+    publishing race) raise :class:`textclf.batch.BatchProcessingError`, so Lambda retries
+    the event and, after its retries, sends it to the on-failure destination.
     """
-    summaries = []
+    summaries: list[BatchSummary] = []
     for record in event.records:
         obj = record.s3.get_object
         target = S3Input(
@@ -45,6 +50,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             key=unquote_plus(obj.key),
             version_id=obj.version_id,
             etag=obj.etag or None,
+            sequencer=obj.get("sequencer") or None,
         )
         summaries.append(
             process_object(
@@ -55,10 +61,8 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
                 remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
             )
         )
-    failed = [s for s in summaries if s["status"] == "failed"]
-    if failed:
-        details = "; ".join(f"{s['input']['key']}: {s['error']['message']}" for s in failed)
-        raise BatchProcessingError(
-            "unreadable_input", f"{len(failed)} file(s) could not be scored: {details}"
-        )
-    return {"results": [{k: s[k] for k in ("status", "input", "outputs", "rows")} for s in summaries]}
+    return {
+        "results": [
+            {k: s.document[k] for k in ("status", "input", "outputs", "rows", "error")} for s in summaries
+        ]
+    }

@@ -10,8 +10,9 @@ build dir and then edits only the *built* copy of the template:
   one Docker daemon (or a session and a developer's ``make invoke``) would overwrite each other's
   image. With it, the session owns exactly one derived image and the containers made from it,
   and removes both at the end;
-- the ``Fn::If`` that attaches the scikit-learn layer is resolved (``scripts/sam_local_template.py``,
-  as ``make invoke`` does: ``sam local`` skips layers given through intrinsic functions);
+- the ``Fn::If`` that attaches the scikit-learn layer is resolved (``scripts/sam_local_template.py``;
+  ``make invoke`` resolves it in the source template before its own build): ``sam local`` skips
+  layers given through intrinsic functions;
 - ``BatchFunction`` declares ``AWS_ENDPOINT_URL`` (empty): ``sam local`` only lets ``--env-vars``
   set variables the template declares, and the S3 test points the function at a moto server.
 """
@@ -38,7 +39,8 @@ import yaml
 from scripts.sam_local_template import resolve_layers
 from tests.helpers import ROOT
 
-IMAGE = "textclf/lambda-python:3.13"
+# The image `make local-image` tags; LOCAL_IMAGE_TAG (as scripts/local-image.sh reads it) picks another.
+IMAGE = os.environ.get("LOCAL_IMAGE_TAG") or "textclf/lambda-python:3.13"
 LAYERS = ("DepsLayer", "SklearnLayer", "CommonLayer", "ModelLayer")
 # Generous: a cold container on a busy 2-core machine; they bound hangs, they time nothing.
 INVOKE_TIMEOUT = 300

@@ -68,3 +68,22 @@ def test_unknown_function_is_an_sdk_error(lambda_client: Any) -> None:
     with pytest.raises(ClientError) as caught:
         lambda_client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    ("function", "error_type"),
+    [
+        # Mangum cannot tell which event source {} comes from: it raises in the handler
+        ("ApiFunction", "RuntimeError"),
+        # Powertools' S3Event has no Records: the handler raises before any S3 call
+        ("BatchFunction", "KeyError"),
+    ],
+)
+def test_a_raising_function_is_a_function_error(lambda_client: Any, function: str, error_type: str) -> None:
+    """As on AWS: 200 with ``FunctionError: Unhandled`` and the error document as the payload."""
+    response = lambda_client.invoke(FunctionName=function, Payload=b"{}")
+    assert response["StatusCode"] == 200, response
+    payload = json.loads(response["Payload"].read())
+    assert response.get("FunctionError") == "Unhandled", payload
+    assert payload["errorType"] == error_type, payload
+    assert set(payload) <= {"errorMessage", "errorType", "stackTrace"}, payload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -156,22 +157,71 @@ def batch(batch_env: pytest.MonkeyPatch) -> Iterator[Batch]:
         check_calls_within_policy(state.calls)
 
 
-READS = {"GetObject"}
-WRITES = {
-    "PutObject",
-    "CreateMultipartUpload",
-    "UploadPart",
-    "CompleteMultipartUpload",
-    "AbortMultipartUpload",
-}
+def batch_policy() -> list[dict[str, Any]]:
+    """The Allow statements of ``BatchFunction``'s inline policy in template.yaml, resolved."""
+    function = load_template()["Resources"]["BatchFunction"]["Properties"]
+    statements: list[dict[str, Any]] = []
+    for policy in function["Policies"]:
+        statements += resolve(policy["Statement"], STACK)
+    return statements
+
+
+def iam_request(operation: str, params: dict[str, Any], bucket_arn: str) -> tuple[str, str, dict[str, str]]:
+    """(IAM action, resource ARN, condition keys) S3 authorises an SDK call with."""
+    key = params.get("Key", "")
+    versioned = "VersionId" in params
+    actions = {
+        "GetObject": "s3:GetObjectVersion" if versioned else "s3:GetObject",
+        "HeadObject": "s3:GetObjectVersion" if versioned else "s3:GetObject",
+        "PutObject": "s3:PutObject",
+        "CreateMultipartUpload": "s3:PutObject",
+        "UploadPart": "s3:PutObject",
+        "CompleteMultipartUpload": "s3:PutObject",
+        "AbortMultipartUpload": "s3:AbortMultipartUpload",
+        "DeleteObject": "s3:DeleteObjectVersion" if versioned else "s3:DeleteObject",
+        "ListObjectsV2": "s3:ListBucket",
+        "ListObjects": "s3:ListBucket",
+    }
+    if operation not in actions:
+        raise AssertionError(f"the batch function called {operation}, which the policy check does not know")
+    if actions[operation] == "s3:ListBucket":
+        return "s3:ListBucket", bucket_arn, {"s3:prefix": params.get("Prefix", "")}
+    return actions[operation], f"{bucket_arn}/{key}", {}
+
+
+def _like(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
+    """IAM evaluation for Allow statements with wildcards and StringLike conditions."""
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if statement["Effect"] != "Allow" or not any(_like(a, action) for a in actions):
+            continue
+        if not any(_like(r, resource) for r in resources):
+            continue
+        ok = True
+        for operator, conditions in statement.get("Condition", {}).items():
+            assert operator == "StringLike", operator
+            for name, patterns in conditions.items():
+                patterns = patterns if isinstance(patterns, list) else [patterns]
+                ok = ok and name in context and any(_like(p, context[name]) for p in patterns)
+        if ok:
+            return True
+    return False
 
 
 def check_calls_within_policy(calls: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every recorded S3 call must be allowed by the function's IAM policy in template.yaml."""
+    statements = batch_policy()
     for operation, params in calls:
-        key = params.get("Key", "")
-        if operation in READS:
-            assert key.startswith("incoming/"), (operation, key)
-        elif operation in WRITES:
-            assert key.startswith("predictions/"), (operation, key)
-        else:
-            raise AssertionError(f"the batch function called {operation}, which its policy does not allow")
+        bucket_arn = f"arn:aws:s3:::{params['Bucket']}"
+        action, resource, context = iam_request(operation, params, bucket_arn)
+        assert allowed(statements, action, resource, context), (
+            f"{operation} needs {action} on {resource} {context or ''}, "
+            "which BatchFunction's policy does not grant"
+        )

@@ -237,13 +237,13 @@ def test_many_bad_rows_in_one_file_keep_the_accounting(batch: Batch) -> None:
         ("notes.txt", b"text\nhello\n", "unsupported_file_type"),
     ],
 )
-def test_an_unreadable_file_gets_an_error_summary_and_fails_the_invocation(
+def test_an_unreadable_file_gets_an_error_summary_and_is_not_retried(
     batch: Batch, name: str, body: bytes, reason: str
 ) -> None:
     key = f"incoming/{name}"
-    with pytest.raises(BatchProcessingError, match="could not be scored") as info:
-        batch.upload_and_invoke(key, body)
-    assert name in str(info.value)
+    result = batch.upload_and_invoke(key, body)  # no exception: a retry could only fail the same way
+    [outcome] = result["results"]
+    assert (outcome["status"], outcome["error"]["reason"]) == ("failed", reason)
 
     summary = batch.summary(f"predictions/{name}.summary.json")
     assert summary["status"] == "failed"
@@ -325,7 +325,8 @@ def test_nothing_is_ever_written_under_incoming(batch: Batch) -> None:
             pass
     versions = batch.s3.list_object_versions(Bucket=batch.bucket, Prefix="incoming/")["Versions"]
     assert sorted(v["Key"] for v in versions) == ["incoming/a.csv", "incoming/b.csv.gz"]
-    writes = [(op, p["Key"]) for op, p in batch.calls if op != "GetObject"]
+    reads = {"GetObject", "HeadObject", "ListObjectsV2"}
+    writes = [(op, p["Key"]) for op, p in batch.calls if op not in reads]
     assert writes and all(key.startswith("predictions/") for _, key in writes)
 
 
@@ -342,14 +343,20 @@ class _ShortOnTime(LambdaContext):
         return 10_000
 
 
-def test_running_out_of_time_publishes_nothing_and_fails(batch: Batch, batch_env: pytest.MonkeyPatch) -> None:
+def test_running_out_of_time_publishes_no_predictions_and_says_why(
+    batch: Batch, batch_env: pytest.MonkeyPatch
+) -> None:
     body = csv_bytes([["text"]] + [[t] for t in TEXTS])
     key = "incoming/slow.csv"
-    with pytest.raises(BatchProcessingError, match="time limit"):
-        batch.invoke(batch.event(key, batch.put(key, body), len(body)), _ShortOnTime())
-    assert batch.keys("predictions/") == ["predictions/slow.csv.summary.json"]
+    result = batch.invoke(batch.event(key, batch.put(key, body), len(body)), _ShortOnTime())
+    assert result["results"][0]["status"] == "failed"  # the same file would run out of time again
+    assert batch.keys("predictions/") == [
+        "predictions/slow.csv.errors.jsonl",
+        "predictions/slow.csv.summary.json",
+    ]
     summary = batch.summary("predictions/slow.csv.summary.json")
     assert (summary["status"], summary["error"]["reason"]) == ("failed", "time_limit")
+    assert "more memory" in summary["error"]["message"]
 
 
 def test_an_event_for_a_deleted_version_is_skipped_and_writes_nothing(batch: Batch) -> None:

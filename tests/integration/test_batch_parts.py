@@ -16,7 +16,7 @@ from tests.integration.conftest import Batch
 from textclf.batch.errors import UnreadableFileError
 from textclf.batch.s3io import S3Upload
 from textclf.batch.scoring import InlineScorer, ProcessScorer, score_chunk
-from textclf.batch.streams import open_binary, physical_lines
+from textclf.batch.streams import open_binary, open_text, physical_lines
 from textclf.model import load_predictor
 from textclf.settings import get_settings
 
@@ -102,13 +102,15 @@ def test_gzip_stream_is_decoded_incrementally() -> None:
             reads.append(len(chunk))
             return chunk
 
-    lines = list(physical_lines(open_binary(Source(gzip.compress(data)), compressed=True), 1024))
-    assert lines == data.splitlines(keepends=True)
+    text, encoding = open_text(open_binary(Source(gzip.compress(data)), compressed=True))
+    lines = list(physical_lines(text, 1024))
+    assert encoding == "UTF-8"
+    assert lines == data.decode().splitlines(keepends=True)
     assert max(reads) <= 1024 * 1024
 
 
 def test_truncated_gzip_is_an_unreadable_file() -> None:
     stream = open_binary(io.BytesIO(gzip.compress(b"text\n" * 10_000)[:-100]), compressed=True)
     with pytest.raises(UnreadableFileError) as info:
-        list(physical_lines(stream, 1024))
+        list(physical_lines(open_text(stream)[0], 1024))
     assert info.value.reason == "corrupt_gzip"

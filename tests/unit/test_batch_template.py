@@ -64,13 +64,22 @@ def test_batch_function_policy_is_least_privilege() -> None:
     props = batch_props()
     [policy] = props["Policies"]
     grants = {
-        (tuple(s["Action"]), s["Resource"]["Sub"]) for s in policy["Statement"] if s["Effect"] == "Allow"
+        (tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],), s["Resource"]["Sub"])
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow"
     }
     assert grants == {
         (("s3:GetObject", "s3:GetObjectVersion"), f"{BUCKET_ARN}/incoming/*"),
-        (("s3:PutObject", "s3:AbortMultipartUpload"), f"{BUCKET_ARN}/predictions/*"),
+        (("s3:ListBucket",), BUCKET_ARN),
+        (
+            ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+            f"{BUCKET_ARN}/predictions/*",
+        ),
     }
-    assert len(policy["Statement"]) == 2
+    assert len(policy["Statement"]) == 3
+    [listing] = [s for s in policy["Statement"] if s["Action"] == "s3:ListBucket"]
+    # listing only under the two prefixes: 404 (not 403) for a missing input, outputs found by listing
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*", "predictions/*"]}}
 
 
 def test_failed_files_go_to_an_encrypted_dead_letter_queue_after_retries() -> None:

@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=64, ge=1, le=10_000)
     log_user_text: bool = Field(
-        default=False, description="Log request texts. Off by default: texts may be personal data."
+        default=False,
+        description=(
+            "Let user text into logs and messages: the API logs each request's texts, the batch "
+            "function names a CSV header's columns. Off by default: texts may be personal data."
+        ),
     )
     otel_enabled: bool = Field(
         default=False,
@@ -52,7 +56,13 @@ class Settings(BaseSettings):
         default=0, ge=0, le=64, description="Scoring processes; 0 = one per available vCPU."
     )
     max_line_bytes: int = Field(
-        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Longest input line read (bytes)."
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Longest input line, and longest CSV record over several lines, read (UTF-8 bytes).",
+    )
+    csv_delimiter: Literal["auto", ",", ";", "\t", "tab", "|"] = Field(
+        default="auto", description="CSV delimiter; auto = a sep= first line, else detected from the header."
     )
 
 

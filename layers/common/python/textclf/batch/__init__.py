@@ -6,11 +6,21 @@ without Lambda.
 """
 
 from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.process import OutputKeys, S3Input, check_prefixes, output_keys, process_object
+from textclf.batch.process import (
+    BatchSummary,
+    OutputKeys,
+    RowCounts,
+    S3Input,
+    check_prefixes,
+    output_keys,
+    process_object,
+)
 
 __all__ = [
     "BatchProcessingError",
+    "BatchSummary",
     "OutputKeys",
+    "RowCounts",
     "S3Input",
     "UnreadableFileError",
     "check_prefixes",

@@ -10,6 +10,9 @@ The first two are completed together only after every row is accounted for, and
 the summary is written last, so a reader that sees the summary sees complete
 outputs. The outputs depend only on the input version, the model and the
 settings: processing the same object version again rewrites identical bytes.
+
+Versions (see :func:`process_object`): only the key's current version is ever
+published, and every output object names the input version it belongs to.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.formats import Blank, Rejected, Row, format_for_key, make_format
+from textclf.batch.formats import Blank, Rejected, Row, TableFormat, format_for_key, make_format
 from textclf.batch.s3io import S3Upload
 from textclf.batch.scoring import make_scorer
-from textclf.batch.streams import GzipWriter, open_binary, physical_lines
+from textclf.batch.streams import GzipWriter, open_binary, open_text
 from textclf.model import Predictor
 from textclf.settings import Settings, SettingsError, get_settings
 
@@ -34,17 +37,21 @@ logger = logging.getLogger(__name__)
 
 TIME_MARGIN_SECONDS = 30.0  # stop (and fail cleanly) when less than this is left of the Lambda timeout
 INLINE_BELOW_BYTES = 256 * 1024  # small objects: starting worker processes costs more than it saves
-GONE = {"NoSuchKey", "NoSuchVersion", "PreconditionFailed", "412"}
+GONE = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
+CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
+DENIED = {"AccessDenied", "403", "Forbidden"}
+Status = Literal["ok", "failed", "skipped", "superseded"]
 
 
 @dataclass(frozen=True, slots=True)
 class S3Input:
-    """The object an event points at (key already URL-decoded)."""
+    """The object an event points at (key already URL-decoded); ``sequencer`` as S3 sent it."""
 
     bucket: str
     key: str
     version_id: str | None = None
     etag: str | None = None
+    sequencer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,46 @@ class OutputKeys:
     predictions: str
     errors: str
     summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowCounts:
+    """Records after the header: ``read == scored + rejected``."""
+
+    read: int
+    scored: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What one event's processing came to (also written, as JSON, to ``<key>.summary.json``).
+
+    ``status``: ``ok`` (every record scored or reported), ``failed`` (the file, or the run,
+    failed: ``error`` says why), ``skipped`` (the object version is gone) or ``superseded``
+    (a newer version of the key exists, or was published meanwhile). Only ``ok`` and
+    ``failed`` write outputs.
+    """
+
+    status: Status
+    document: dict[str, Any]
+
+    @property
+    def rows(self) -> RowCounts:
+        rows = self.document["rows"]
+        return RowCounts(rows["read"], rows["scored"], rows["rejected"])
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        error: dict[str, str] | None = self.document.get("error")
+        return error
+
+    def __getitem__(self, name: str) -> Any:
+        return self.document[name]
+
+
+class _Conflict(Exception):
+    """A conditional write found the output changed since it was looked at."""
 
 
 def output_keys(key: str, settings: Settings) -> OutputKeys:
@@ -77,6 +124,10 @@ def check_prefixes(settings: Settings) -> None:
 
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def _json_bytes_line(value: dict[str, Any]) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _client_error_code(exc: Exception) -> str | None:
@@ -112,17 +163,23 @@ class _Run:
             "key": obj.key,
             "version_id": obj.version_id,
             "etag": obj.etag,
+            "sequencer": obj.sequencer,
         }
         self.uploads: list[S3Upload] = []
+        self.predictions: S3Upload | None = None
+        self.errors: S3Upload | None = None
+        self.written: list[tuple[str, str | None]] = []  # (key, version id) this run published
 
-    def summary(self, status: str, error: dict[str, str] | None = None) -> dict[str, Any]:
-        return {
+    # -- the summary ---------------------------------------------------------------------
+
+    def summary(self, status: Status, error: dict[str, str] | None = None) -> BatchSummary:
+        document = {
             "status": status,
             "input": self.input_info,
             "outputs": {
                 "predictions": self.keys.predictions if status == "ok" else None,
-                "errors": self.keys.errors,
-                "summary": self.keys.summary,
+                "errors": self.keys.errors if status in ("ok", "failed") else None,
+                "summary": self.keys.summary if status in ("ok", "failed") else None,
             },
             "rows": {"read": self.read, "scored": self.scored, "rejected": self.rejected},
             "rejected_by_reason": dict(sorted(self.reasons.items())),
@@ -132,19 +189,45 @@ class _Run:
             "settings": {
                 "text_column": self.settings.text_column,
                 "max_text_chars": self.settings.max_text_chars,
+                "max_line_bytes": self.settings.max_line_bytes,
             },
             "error": error,
             "duration_seconds": round(time.monotonic() - self.started, 3),
         }
+        return BatchSummary(status, document)
 
-    def put_json(self, key: str, value: Any) -> None:
-        self.client.put_object(
-            Bucket=self.obj.bucket, Key=key, Body=_json_bytes(value), ContentType="application/json"
-        )
+    def metadata(self) -> dict[str, str]:
+        """S3 user metadata on every output: the input version it was made from."""
+        meta = {"input-version-id": self.input_info["version_id"] or "null"}
+        if self.input_info.get("etag"):
+            meta["input-etag"] = str(self.input_info["etag"])
+        if self.obj.sequencer:
+            meta["input-sequencer"] = self.obj.sequencer
+        meta["model-version"] = self.predictor.version.encode("ascii", "replace").decode()
+        return meta
 
-    def put_json_lines(self, key: str, values: list[dict[str, Any]]) -> None:
-        body = b"".join(_json_bytes_line(v) for v in values)
-        self.client.put_object(Bucket=self.obj.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    # -- reading -------------------------------------------------------------------------
+
+    def current(self) -> bool | None:
+        """Is the event's version the key's current one? None when the key has none (deleted)."""
+        try:
+            head = self.client.head_object(Bucket=self.obj.bucket, Key=self.obj.key)
+        except Exception as exc:
+            code = _client_error_code(exc)
+            if code in GONE:
+                return None
+            if code in DENIED and not self._listed(self.obj.key):
+                return None  # without s3:ListBucket S3 says 403 for a missing key
+            raise
+        if self.obj.version_id and head.get("VersionId") not in (None, "null"):
+            return bool(head["VersionId"] == self.obj.version_id)
+        if self.obj.etag:
+            return bool(str(head.get("ETag", "")).strip('"') == self.obj.etag)
+        return True
+
+    def _listed(self, key: str) -> bool:
+        listing = self.client.list_objects_v2(Bucket=self.obj.bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in listing.get("Contents", []))
 
     def fetch(self) -> dict[str, Any] | None:
         """GetObject for exactly the version the event names; None if it is gone or replaced."""
@@ -168,26 +251,44 @@ class _Run:
 
     def check_time(self) -> None:
         if self.remaining_seconds is not None and self.remaining_seconds() < TIME_MARGIN_SECONDS:
-            raise BatchProcessingError(
+            raise UnreadableFileError(
                 "time_limit",
                 f"stopped with under {TIME_MARGIN_SECONDS:.0f} s of the Lambda time limit left after "
                 f"{self.read} rows; nothing was published. Give the function more memory (more vCPUs) "
                 "or split the file",
             )
 
+    def make_format(self, name: Any) -> TableFormat:
+        delimiter = self.settings.csv_delimiter
+        return make_format(
+            name,
+            self.settings.text_column,
+            self.settings.max_text_chars,
+            self.settings.max_line_bytes,
+            None if delimiter == "auto" else "\t" if delimiter == "tab" else delimiter,
+            self.settings.log_user_text,
+        )
+
     def score(self, response: dict[str, Any]) -> None:
         name, compressed = format_for_key(self.obj.key)
         self.input_info.update(format=name, compressed=compressed)
-        fmt = make_format(
-            name, self.settings.text_column, self.settings.max_text_chars, self.settings.max_line_bytes
-        )
-        stream = open_binary(response["Body"], compressed=compressed)
-        records = fmt.records(physical_lines(stream, self.settings.max_line_bytes))
+        fmt = self.make_format(name)
+        text, encoding = open_text(open_binary(response["Body"], compressed=compressed))
+        self.input_info.update(encoding=encoding)
+        records = fmt.records(text)
+        if name == "csv":
+            self.input_info.update(delimiter=getattr(fmt, "delimiter", ","))
 
         content_type = "application/gzip" if compressed else fmt.content_type
-        predictions = S3Upload(self.client, self.obj.bucket, self.keys.predictions, content_type)
-        errors = S3Upload(self.client, self.obj.bucket, self.keys.errors, "application/x-ndjson")
+        meta = self.metadata()
+        predictions = S3Upload(
+            self.client, self.obj.bucket, self.keys.predictions, content_type, metadata=meta
+        )
+        errors = S3Upload(
+            self.client, self.obj.bucket, self.keys.errors, "application/x-ndjson", metadata=meta
+        )
         self.uploads = [predictions, errors]
+        self.predictions, self.errors = predictions, errors
         gzip = GzipWriter() if compressed else None
 
         def write(data: bytes) -> None:
@@ -196,21 +297,28 @@ class _Run:
         def chunks() -> Iterator[tuple[list[Row], list[str]]]:
             rows: list[Row] = []
             size = self.settings.batch_chunk_rows
-            for record in records:
-                if isinstance(record, Row):
-                    self.read += 1
-                    rows.append(record)
-                    if len(rows) >= size:
-                        self.check_time()
-                        yield rows, [r.text for r in rows]
-                        rows = []
-                elif isinstance(record, Rejected):
-                    self.read += 1
-                    self.rejected += 1
-                    self.reasons[record.reason] += 1
-                    errors.write(_json_bytes_line(record.as_json(self.read)))
-                elif isinstance(record, Blank):
-                    self.blank += 1
+            try:
+                for record in records:
+                    if isinstance(record, Row):
+                        self.read += 1
+                        rows.append(record)
+                        if len(rows) >= size:
+                            self.check_time()
+                            yield rows, [r.text for r in rows]
+                            rows = []
+                    elif isinstance(record, Rejected):
+                        self.read += 1
+                        self.rejected += 1
+                        self.reasons[record.reason] += 1
+                        errors.write(_json_bytes_line(record.as_json(self.read)))
+                    elif isinstance(record, Blank):
+                        self.blank += 1
+            except UnicodeDecodeError as exc:  # UTF-16/32 must decode fully
+                raise UnreadableFileError(
+                    "wrong_encoding",
+                    f"the file is not valid {encoding} ({exc.reason} after {self.read} records); "
+                    "save it as UTF-8",
+                ) from None
             if rows:
                 self.check_time()
                 yield rows, [r.text for r in rows]
@@ -231,18 +339,120 @@ class _Run:
             raise BatchProcessingError(
                 "accounting", f"rows read {self.read} != scored {self.scored} + rejected {self.rejected}"
             )
-        predictions.complete()
-        errors.complete()
 
     def abort(self) -> None:
         for upload in self.uploads:
             upload.abort()
+        self.uploads = []
         self.read = self.scored = self.rejected = self.blank = 0
         self.reasons.clear()
 
+    # -- publishing ------------------------------------------------------------------------
 
-def _json_bytes_line(value: dict[str, Any]) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    def observe(self) -> dict[str, str]:
+        """ETag of each output object that exists now (listing: no s3:GetObject on outputs)."""
+        wanted = {self.keys.predictions, self.keys.errors, self.keys.summary}
+        found: dict[str, str] = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.obj.bucket, Prefix=self.keys.predictions):
+            for item in page.get("Contents", []):
+                if item["Key"] in wanted:
+                    found[item["Key"]] = item["ETag"]
+            if page.get("Contents") and page["Contents"][-1]["Key"] >= self.keys.summary:
+                break
+        return found
+
+    def _condition(self, seen: dict[str, str], key: str) -> dict[str, str]:
+        return {"IfMatch": seen[key]} if key in seen else {"IfNoneMatch": "*"}
+
+    def _guard(self, action: Callable[[], str | None], key: str) -> None:
+        try:
+            version = action()
+        except Exception as exc:
+            if _client_error_code(exc) in CONFLICT:
+                raise _Conflict(key) from None
+            raise
+        self.written.append((key, version))
+
+    def _put(self, key: str, body: bytes, content_type: str, seen: dict[str, str]) -> None:
+        def put() -> str | None:
+            response = self.client.put_object(
+                Bucket=self.obj.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata=self.metadata(),
+                **self._condition(seen, key),
+            )
+            version: str | None = response.get("VersionId")
+            return version
+
+        self._guard(put, key)
+
+    def _withdraw(self, seen: dict[str, str]) -> None:
+        """Delete the predictions another input version left (a delete marker: kept as history)."""
+        key = self.keys.predictions
+        if key not in seen:
+            return
+
+        def delete() -> str | None:
+            self.client.delete_object(Bucket=self.obj.bucket, Key=key, IfMatch=seen[key])
+            return None
+
+        try:
+            delete()
+        except Exception as exc:
+            if _client_error_code(exc) in CONFLICT:
+                raise _Conflict(key) from None
+            raise
+
+    def publish(self, summary: Callable[[], BatchSummary], error_lines: bytes | None) -> BatchSummary:
+        """Publish this run's outputs if its input version is still the current one.
+
+        ``error_lines`` None: the scored outputs (predictions, errors, then the summary);
+        else a failure: the predictions of any other version are withdrawn first, then the
+        errors file and summary are written. Every write is conditional on the object it
+        replaces being the one seen just before the version check, so a run that lost a
+        race learns it (412) instead of overwriting newer outputs.
+        """
+        seen = self.observe()
+        if not self.current():
+            return self.superseded()
+        try:
+            if error_lines is None:
+                assert self.predictions is not None and self.errors is not None
+                predictions, errors = self.predictions, self.errors
+                self._guard(
+                    lambda: predictions.complete(self._condition(seen, predictions.key)), predictions.key
+                )
+                self._guard(lambda: errors.complete(self._condition(seen, errors.key)), errors.key)
+            else:
+                self._withdraw(seen)
+                self._put(self.keys.errors, error_lines, "application/x-ndjson", seen)
+            result = summary()
+            self._put(self.keys.summary, _json_bytes(result.document), "application/json", seen)
+            return result
+        except _Conflict as conflict:
+            if self.current():
+                raise BatchProcessingError(
+                    "publish_conflict",
+                    f"another run published {conflict} while this one did; retrying the event",
+                ) from None
+            return self.superseded()
+
+    def superseded(self) -> BatchSummary:
+        """A newer version took over: undo exactly what this run published, by version id."""
+        for upload in self.uploads:
+            upload.abort()
+        for key, version in reversed(self.written):
+            if version is not None:
+                self.client.delete_object(Bucket=self.obj.bucket, Key=key, VersionId=version)
+        self.written = []
+        logger.warning(
+            "a newer version of the input is current; this event's version is not published",
+            extra={"bucket": self.obj.bucket, "key": self.obj.key, "version_id": self.obj.version_id},
+        )
+        return self.summary("superseded")
 
 
 def process_object(
@@ -252,27 +462,38 @@ def process_object(
     settings: Settings | None = None,
     *,
     remaining_seconds: Callable[[], float] | None = None,
-) -> dict[str, Any]:
+) -> BatchSummary:
     """Score ``obj`` and write its outputs; returns the summary (also written to S3).
 
-    - status ``ok``: every row was scored or reported in the errors file;
-    - status ``failed`` (the file cannot be read as CSV/JSON Lines): no predictions are
-      published, the errors file and summary say why;
-    - status ``skipped``: the object version is gone or was replaced (its newer version
-      has its own event); nothing is written.
+    Outputs only ever describe the key's current version. The rule:
 
-    Other failures (S3 errors, a crashed worker, the time limit) abort the uploads,
-    write a ``failed`` summary when possible and raise :class:`BatchProcessingError`,
-    so that Lambda retries the event.
+    - an event whose version is no longer the key's current one (a later upload exists;
+      events may arrive late or out of order) is ``superseded``: nothing is written;
+    - an event whose version was deleted, or whose key was deleted, is ``skipped``;
+    - publishing re-checks that the version is current, and every output write is a
+      conditional write (``If-Match`` on the ETag seen, or ``If-None-Match: *``), so a
+      run that raced a newer one cannot overwrite its outputs; it removes what it wrote
+      (by version id) and reports ``superseded``;
+    - each output carries the input ``VersionId`` (metadata ``input-version-id``, and the
+      summary's ``input.version_id``); a ``failed`` run withdraws the predictions object
+      (a delete marker) so another version's predictions never sit beside its summary.
+
+    Status ``failed`` (the file cannot be read, or would not finish in time) writes the
+    errors file and summary and returns: retrying could not change the outcome. Other
+    failures (S3 errors, a crashed worker, a publishing race) publish the same failure
+    when they can and raise :class:`BatchProcessingError`, so that Lambda retries the event.
     """
     settings = settings or get_settings()
     run = _Run(client, predictor, obj, settings, remaining_seconds)
     response: dict[str, Any] | None = None
     try:
-        response = run.fetch()
+        current = run.current()
+        if current is False:
+            return run.superseded()
+        response = run.fetch() if current else None
         if response is None:
             logger.warning(
-                "input object is gone or was replaced; skipping this event",
+                "input object is gone; skipping this event",
                 extra={"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id},
             )
             return run.summary("skipped")
@@ -280,21 +501,21 @@ def process_object(
     except UnreadableFileError as exc:
         run.abort()
         error = {"reason": exc.reason, "message": exc.message}
-        run.put_json_lines(run.keys.errors, [{"line": None, **error}])
-        summary = run.summary("failed", error)
-        run.put_json(run.keys.summary, summary)
-        logger.error(
-            "input file cannot be read: %s",
-            exc.message,
-            extra={"bucket": obj.bucket, "key": obj.key, "reason": exc.reason},
-        )
-        return summary
+        result = run.publish(lambda: run.summary("failed", error), _json_bytes_line({"line": None, **error}))
+        if result.status == "failed":
+            logger.error(
+                "input file cannot be scored: %s",
+                exc.message,
+                extra={"bucket": obj.bucket, "key": obj.key, "reason": exc.reason},
+            )
+        return result
     except Exception as exc:
         run.abort()
         reason = exc.reason if isinstance(exc, BatchProcessingError) else type(exc).__name__
         message = exc.message if isinstance(exc, BatchProcessingError) else str(exc)
+        error = {"reason": reason, "message": message}
         try:
-            run.put_json(run.keys.summary, run.summary("failed", {"reason": reason, "message": message}))
+            run.publish(lambda: run.summary("failed", error), _json_bytes_line({"line": None, **error}))
         except Exception as put_exc:
             logger.warning("could not write the failure summary: %s", put_exc)
         if isinstance(exc, BatchProcessingError):
@@ -303,17 +524,24 @@ def process_object(
     finally:
         if response is not None:
             response["Body"].close()
-    summary = run.summary("ok")
-    run.put_json(run.keys.summary, summary)
-    logger.info(
-        "object scored",
-        extra={
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "rows_read": run.read,
-            "rows_scored": run.scored,
-            "rows_rejected": run.rejected,
-            "duration_seconds": summary["duration_seconds"],
-        },
-    )
-    return summary
+    try:
+        result = run.publish(lambda: run.summary("ok"), None)
+    except Exception as exc:
+        run.abort()
+        if isinstance(exc, BatchProcessingError):
+            raise
+        raise BatchProcessingError(type(exc).__name__, f"publishing {obj.key} failed: {exc}") from exc
+    if result.status == "ok":
+        logger.info(
+            "object scored",
+            extra={
+                "bucket": obj.bucket,
+                "key": obj.key,
+                "version_id": run.input_info["version_id"],
+                "rows_read": run.read,
+                "rows_scored": run.scored,
+                "rows_rejected": run.rejected,
+                "duration_seconds": result["duration_seconds"],
+            },
+        )
+    return result

@@ -19,12 +19,19 @@ class S3Upload:
     """Buffered writer for one S3 object. Call :meth:`complete` or :meth:`abort` once."""
 
     def __init__(
-        self, client: Any, bucket: str, key: str, content_type: str, part_size: int | None = None
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        content_type: str,
+        part_size: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self._client = client
         self._bucket = bucket
         self.key = key
         self._content_type = content_type
+        self._metadata = metadata or {}
         self._part_size = part_size or PART_SIZE
         # pieces as written, joined once per part: at most one part plus its joined copy in memory
         self._pieces: list[bytes] = []
@@ -50,7 +57,7 @@ class S3Upload:
     def _upload_part(self, body: bytes) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self.key, ContentType=self._content_type
+                Bucket=self._bucket, Key=self.key, ContentType=self._content_type, Metadata=self._metadata
             )
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
@@ -61,21 +68,36 @@ class S3Upload:
         if number % 1000 == 0:  # S3 allows 10,000 parts: grow them so that no output is too big
             self._part_size *= 2
 
-    def complete(self) -> None:
-        """Publish the object (all of it, at once)."""
+    def complete(self, condition: dict[str, str] | None = None) -> str | None:
+        """Publish the object (all of it, at once); its S3 version id (None when unversioned).
+
+        ``condition`` is ``{"IfMatch": etag}`` or ``{"IfNoneMatch": "*"}``: S3 then publishes
+        only if the key still holds that object (or none), else answers 412 and nothing
+        changes; the multipart upload stays open for :meth:`abort`.
+        """
+        condition = condition or {}
         if self._upload_id is None:
-            self._client.put_object(
-                Bucket=self._bucket, Key=self.key, Body=self._take(), ContentType=self._content_type
+            response = self._client.put_object(
+                Bucket=self._bucket,
+                Key=self.key,
+                Body=self._take(),
+                ContentType=self._content_type,
+                Metadata=self._metadata,
+                **condition,
             )
-            return
-        if self._buffered:
-            self._upload_part(self._take())
-        self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self.key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
+        else:
+            if self._buffered:
+                self._upload_part(self._take())
+            response = self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+                **condition,
+            )
+            self._upload_id = None
+        version: str | None = response.get("VersionId")
+        return version
 
     def abort(self) -> None:
         """Drop everything written so far; nothing appears under the key."""

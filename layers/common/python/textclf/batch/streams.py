@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from textclf.batch.errors import UnreadableFileError
@@ -110,29 +110,115 @@ def open_binary(source: Readable, *, compressed: bool) -> io.BufferedReader:
     return io.BufferedReader(raw, BLOCK)
 
 
-def physical_lines(stream: io.BufferedReader, max_line_bytes: int) -> Iterator[bytes | None]:
-    """Each line of ``stream`` (with its newline), the BOM removed from the first.
+ENCODING_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+    (BOM, "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+TEXT_BLOCK = 1 << 16
 
-    A line longer than ``max_line_bytes`` is skipped without ever being held in
-    memory and yields ``None`` in its place, so line numbers stay right.
+
+def _guess_bomless(head: bytes) -> str | None:
+    """The name of a wide encoding ``head`` looks like when it has no byte-order mark, else None."""
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]  # UTF-16 LE: ASCII characters leave every odd byte 0
+    if head[1::4].count(0) == head[2::4].count(0) == head[3::4].count(0) == len(head[1::4]):
+        return "UTF-32 (little-endian)"
+    if head[0::4].count(0) == head[1::4].count(0) == head[2::4].count(0) == len(head[0::4]):
+        return "UTF-32 (big-endian)"
+    if odd.count(0) >= len(odd) * 3 // 4 and even.count(0) == 0:
+        return "UTF-16 (little-endian)"
+    if even.count(0) >= len(even) * 3 // 4 and odd.count(0) == 0:
+        return "UTF-16 (big-endian)"
+    return None
+
+
+def open_text(stream: io.BufferedReader) -> tuple[io.TextIOWrapper, str]:
+    """The decoded text of ``stream`` and the name of its encoding.
+
+    UTF-8 unless a byte-order mark says UTF-16 or UTF-32 (the mark is removed).
+    Line ends are kept as they are (``newline=""``: CR, LF and CRLF all end a line).
+    Bytes that are not UTF-8 become lone surrogates (``surrogateescape``) so that the
+    rows holding them can be rejected one by one; a UTF-16/32 file must decode fully.
+    Raises :class:`UnreadableFileError` for a file that looks like UTF-16/32 without
+    a byte-order mark, or that is binary data rather than text.
     """
-    first = True
+    head = stream.read(64)
+    stream = io.BufferedReader(_PeekedStream(head, stream), BLOCK)
+    for mark, codec, name in ENCODING_BOMS:
+        if head.startswith(mark):
+            errors = "surrogateescape" if codec == "utf-8-sig" else "strict"
+            text = io.TextIOWrapper(stream, encoding=codec, errors=errors, newline="")
+            return text, name
+    wide = _guess_bomless(head)
+    if wide is not None:
+        raise UnreadableFileError(
+            "wrong_encoding",
+            f"the file looks like {wide} text without a byte-order mark; save it as UTF-8 "
+            "(or as UTF-16/UTF-32 with a byte-order mark)",
+        )
+    if b"\x00" in head:
+        raise UnreadableFileError(
+            "wrong_format",
+            "the file holds NUL bytes: it is binary data, or UTF-16/UTF-32 text without a byte-order "
+            "mark; save it as UTF-8 CSV or JSON Lines",
+        )
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=""), "UTF-8"
+
+
+LINE_ENDS = ("\n", "\r")
+
+
+def physical_lines(
+    text: io.TextIOWrapper, max_line_bytes: int, on_skipped: Callable[[str], object] | None = None
+) -> Iterator[str | None]:
+    """Each physical line of ``text``, with its line end (CR, LF or CRLF).
+
+    A line whose content (without the line end) is longer than ``max_line_bytes``
+    bytes of UTF-8 yields ``None`` instead, and is never held whole in memory: it is
+    read on in blocks, each passed to ``on_skipped`` (so that a CSV reader can follow
+    its quotes) and dropped. Line numbers therefore stay right.
+    """
+    size = max_line_bytes + 2  # room for the content and a CRLF
+    quick = max_line_bytes // 4  # no line this short can exceed the limit, even at 4 bytes a character
+    readline = text.readline
+    cut_crlf = False  # the last read stopped between the CR and the LF of a CRLF
     while True:
-        line = stream.readline(max_line_bytes + 1)
-        if not line:
-            return
-        if first:
-            first = False
-            if line.startswith(BOM):
-                line = line[len(BOM) :]
-        if len(line) > max_line_bytes and not line.endswith(b"\n"):
-            while True:  # discard the rest of the over-long line
-                rest = stream.readline(BLOCK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield None
+        line = readline(size)
+        if cut_crlf:
+            cut_crlf = False
+            if line == "\n":  # the rest of the line before, not a line of its own
+                continue
+        n = len(line)
+        if n <= quick:
+            if not line:
+                return
+            yield line
             continue
-        yield line
+        content = line.rstrip("\r\n")
+        if len(content) <= max_line_bytes and (
+            content.isascii() or len(content.encode("utf-8", "surrogateescape")) <= max_line_bytes
+        ):
+            yield line  # (a CRLF cut at ``size`` would leave more than max_line_bytes before it)
+            continue
+        # too long: follow it to its end in blocks, without keeping it
+        chunk, asked = line, size
+        while True:
+            if on_skipped is not None:
+                on_skipped(chunk)
+            if chunk.endswith("\n"):
+                break
+            if chunk.endswith("\r"):
+                cut_crlf = len(chunk) == asked
+                break
+            chunk, asked = readline(TEXT_BLOCK), TEXT_BLOCK
+            if not chunk:
+                break
+        yield None
 
 
 class GzipWriter:
