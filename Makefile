@@ -50,14 +50,18 @@ help: ## list targets
 
 $(VENV)/.installed: requirements/dev.lock requirements/checkov.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
+	@echo "setup: creating $(VENV) with $(PYTHON313)"
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.lock
+	@echo "setup: installing the pinned dependencies of requirements/dev.lock ($$(grep -c '==' requirements/dev.lock) packages; the first time takes a few minutes, pip lists each one)"
+	$(PY) -m pip install --progress-bar off -r requirements/dev.lock
+	@echo "setup: installing this project in editable mode"
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# checkov pins boto3/botocore older than moto and sam need: it gets a venv of its own
 	$(PYTHON313) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/python -m pip install --quiet -r requirements/checkov.lock
 	touch $@
+	@echo "setup: done ($(VENV))"
 
 setup: $(VENV)/.installed ## create .venv with pinned dev, training and test dependencies
 
@@ -81,7 +85,7 @@ run: setup model serve ## set up, train the sample if there is no model yet, and
 
 serve: setup model ## serve the API locally (uvicorn) with the model in layers/model (the sample if there is none)
 	@echo ""
-	@echo "API on http://$(HOST):$(PORT)  (interactive docs: http://$(HOST):$(PORT)/docs)"
+	@echo "API on http://$(HOST):$(PORT)  (interactive docs, offline: http://$(HOST):$(PORT)/docs and /redoc)"
 	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"
 	@echo ""
 	MODEL_DIR=$(MODEL_LAYER)/model POWERTOOLS_SERVICE_NAME=textclf-api \

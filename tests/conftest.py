@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -34,12 +35,35 @@ def _aws_test_environment() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def model_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Print one line to the terminal at once, for set-up steps that take a while.
+
+    Output of tests and fixtures is captured until they end; this suspends the capture and
+    writes through pytest's terminal reporter, so a long set-up says what it is doing as it goes.
+    """
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+
+    def say(message: str) -> None:
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"[setup] {message}")
+            reporter.flush()
+
+    return say
+
+
+@pytest.fixture(scope="session")
+def model_layer(tmp_path_factory: pytest.TempPathFactory, progress: Callable[[str], None]) -> Path:
     """A model layer folder trained on the bundled dataset (``<layer>/model/``)."""
     layer = tmp_path_factory.mktemp("model-layer")
+    progress(f"training the session's model on {BUNDLED_DATA.name} (once per test run) ...")
+    started = time.monotonic()
     # default options, with a time budget no busy machine can exhaust: the search then
     # always completes, so the version is reproducible (tests compare against it)
     train(TrainConfig(data=BUNDLED_DATA, output=layer, time_budget=600))
+    progress(f"model trained in {time.monotonic() - started:.0f} s")
     return layer
 
 

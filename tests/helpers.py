@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import importlib.util
 import json
 import sys
@@ -15,6 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
 BUNDLED_DATA = ROOT / "training" / "data" / "support_tickets.csv"
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def bundled_texts() -> list[str]:
+    """The ``text`` column of the bundled dataset, in file order."""
+    with BUNDLED_DATA.open(encoding="utf-8", newline="") as fh:
+        return [row["text"] for row in csv.DictReader(fh)]
 
 
 def load_event(name: str, **changes: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,10 @@ def docker_required() -> None:
 
 @pytest.fixture(scope="session")
 def sam_build(
-    docker_required: None, model_layer: Path, tmp_path_factory: pytest.TempPathFactory
+    docker_required: None,
+    model_layer: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    progress: Callable[[str], None],
 ) -> Iterator[SamBuild]:
     """The repository template built once (tmp build dir, session-trained model), cleaned up after.
 
@@ -43,7 +47,13 @@ def sam_build(
         check=True,
     ).stdout.strip()
     workdir = tmp_path_factory.mktemp("samlocal")
+    progress(f"sam build into {workdir} (ModelBackend={backend}; once per test run, tens of seconds) ...")
+    started = time.monotonic()
     built = build(workdir, model_layer, backend, f"E2e{secrets.token_hex(4)}")
+    progress(
+        f"sam build done in {time.monotonic() - started:.0f} s; the first sam local call of each "
+        "function also builds its image from the layers (several seconds)"
+    )
     try:
         yield built
     finally:

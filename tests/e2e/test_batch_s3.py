@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from scripts.docker_bridge import bridge_gateway
 from tests.e2e.samlocal import SamBuild, free_port
-from tests.helpers import BUNDLED_DATA, load_event
+from tests.helpers import bundled_texts, load_event
 from tests.integration.conftest import create_data_bucket
 from textclf.model import load_predictor
 
@@ -64,7 +64,7 @@ def s3_event(bucket: str, key: str, put: dict[str, Any], size: int) -> dict[str,
 def test_csv_file_is_scored_inside_the_container(
     sam_build: SamBuild, s3: Any, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    texts = [row["text"] for row in csv.DictReader(BUNDLED_DATA.open(encoding="utf-8"))][:25]
+    texts = bundled_texts()[:25]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", "text"])

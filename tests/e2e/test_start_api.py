@@ -69,6 +69,17 @@ def test_docs_and_openapi(api: httpx.Client) -> None:
     assert docs.status_code == 200, docs.text
     assert docs.headers["content-type"].startswith("text/html")
     assert "swagger-ui" in docs.text and "openapi.json" in docs.text
+    # the pages' assets come through the template's routes (/redoc, /docs/assets/{proxy+})
+    assert "redoc.standalone.js" in api.get("/redoc").text
+    for asset, ctype in (
+        ("swagger/swagger-ui-bundle.js", "text/javascript"),
+        ("swagger/swagger-ui.css", "text/css"),
+        ("redoc/redoc.standalone.js", "text/javascript"),
+        ("fastapi/favicon.png", "image/png"),
+    ):
+        got = api.get(f"/docs/assets/{asset}")
+        assert got.status_code == 200, (asset, got.text[:300])
+        assert got.headers["content-type"].startswith(ctype) and len(got.content) > 500, asset
 
 
 # Bodies that are not UTF-8 are left out here: sam local's API emulator itself answers 502 for them

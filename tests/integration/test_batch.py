@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import BUNDLED_DATA, LambdaContext
+from tests.helpers import LambdaContext, bundled_texts
 from tests.integration.conftest import Batch
 from textclf.batch import BatchProcessingError
 from textclf.settings import SettingsError, get_settings
 
 pytestmark = pytest.mark.integration
 
-TEXTS = [row["text"] for row in csv.DictReader(BUNDLED_DATA.open(encoding="utf-8"))][:40]
+TEXTS = bundled_texts()[:40]
 
 
 def csv_bytes(rows: list[list[str]]) -> bytes:

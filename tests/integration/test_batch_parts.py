@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.helpers import BUNDLED_DATA
+from tests.helpers import bundled_texts
 from tests.integration.conftest import Batch
 from textclf.batch.errors import UnreadableFileError
 from textclf.batch.s3io import S3Upload
@@ -23,7 +23,7 @@ from textclf.settings import get_settings
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-TEXTS = [row["text"] for row in csv.DictReader(BUNDLED_DATA.open(encoding="utf-8"))]
+TEXTS = bundled_texts()
 
 
 @pytest.fixture

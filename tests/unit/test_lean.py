@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -341,6 +343,7 @@ FAMILIES: dict[str, Callable[[], Pipeline]] = {
 }
 
 BINARY = {"billing", "shipping"}
+UNCONVERGED_FAMILIES = {"options-weights-accents-stopwords"}
 
 
 def test_vocabulary_separator_avoids_characters_in_terms() -> None:
@@ -365,7 +368,12 @@ def binary_subset() -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("classes", ["multiclass", "binary"])
 def test_family_exports_with_exact_parity(family: str, classes: str) -> None:
     texts, labels = (TEXTS, LABELS) if classes == "multiclass" else binary_subset()
-    pipeline = FAMILIES[family]().fit(texts, labels)
+    with warnings.catch_warnings():
+        if family in UNCONVERGED_FAMILIES:
+            # deliberate: its unnormalised block (norm=None) leaves liblinear short of convergence
+            # at max_iter; this test is about exporting whatever was fitted, not about the fit
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline = FAMILIES[family]().fit(texts, labels)
     with export_lean(pipeline, parity_texts=texts[::3]) as result:
         assert result.unavailable is None
         assert result.backend is not None and result.directory is not None

@@ -5,11 +5,13 @@
 v2 and REST API payload v1). Every error leaves as an RFC 9457 problem document.
 """
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import request_response as starlette_request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from textclf.docs import add_docs
 from textclf.metrics import RequestMetrics
 from textclf.model import Prediction, Predictor
 from textclf.schemas import BatchPredictionOut, HealthOut, PredictionOut, Problem, request_models
@@ -136,7 +139,10 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
         ),
         # FastAPI's native OpenTelemetry checks the global providers on every request
         telemetry=None if settings.otel_enabled else NO_TELEMETRY,
+        docs_url=None,  # textclf.docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    add_docs(app)
 
     version = predictor.version
 
@@ -457,12 +463,30 @@ def _bad_event_response(event: dict[str, Any], detail: str) -> dict[str, Any]:
     }
 
 
+def _set_event_loop() -> None:
+    """Give this thread an event loop of its own unless it has one.
+
+    Mangum runs every request on ``asyncio.get_event_loop()``. When a thread never had a
+    loop set, that call makes one implicitly with a ``DeprecationWarning`` under Python
+    3.12-3.13 and raises from 3.14 on; setting it explicitly here is what both expect.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "There is no current event loop", DeprecationWarning)
+        try:
+            asyncio.get_event_loop()
+            return
+        except (DeprecationWarning, RuntimeError):
+            pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def create_handler(app: FastAPI) -> LambdaHandler:
     """The Lambda entry point: Mangum, with lifespan off, behind a body check.
 
     API Gateway base64-encodes binary bodies; a body flagged so that is not valid
     base64 would make Mangum raise, so it is answered with a 400 problem here.
     """
+    _set_event_loop()
     mangum = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_MEDIA_TYPE])
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
