@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from tests.conftest import reset_caches
 from tests.helpers import LambdaContext, load_event, load_function
 from textclf import rollout
-from textclf.rollout import SMOKE_FILE, api_event
+from textclf.rollout import SMOKE_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +52,10 @@ def expect_calls(
     lam = Stubber(hook.lambda_client)
     smoke = json.loads((model_dir / SMOKE_FILE).read_text())
     texts = [e["text"] for e in smoke["examples"]]
-    events = [api_event("GET", "/health")]
+    events = [rollout.hook_event("GET", "/health")]
     events += [
-        api_event("POST", "/predict/batch", {"texts": texts[i : i + 8]}) for i in range(0, len(texts), 8)
+        rollout.hook_event("POST", "/predict/batch", {"texts": texts[i : i + 8]})
+        for i in range(0, len(texts), 8)
     ]
     for event in events:
         params = {

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
+from textclf.snapstart import api_event
 
 SMOKE_FILE = "smoke.json"
 SMOKE_FORMAT = 1
@@ -91,23 +92,10 @@ def load_smoke_set(model_dir: Path) -> SmokeSet:
     return smoke
 
 
-def api_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) event as API Gateway sends it to the function."""
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "textclf-pre-traffic-hook"},
-        "requestContext": {
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": "pre-traffic-hook",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+def hook_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """The HTTP API (payload 2.0) event the hook sends to the new version (request id
+    ``pre-traffic-hook``)."""
+    return api_event(method, path, body, request_id="pre-traffic-hook")
 
 
 def invoke_api(lambda_client: Any, function_arn: str, event: dict[str, Any]) -> tuple[int, Any]:
@@ -147,7 +135,7 @@ def pre_traffic_check(
         manifest = read_manifest(model_dir)
         result.model_version = expected = str(manifest["version"])
         smoke = load_smoke_set(model_dir)
-        status, health = invoke_api(lambda_client, function_arn, api_event("GET", "/health"))
+        status, health = invoke_api(lambda_client, function_arn, hook_event("GET", "/health"))
         if status != 200 or not isinstance(health, dict):
             result.reasons.append(f"GET /health answered {status}")
         elif health.get("model_version") != expected:
@@ -158,7 +146,7 @@ def pre_traffic_check(
         predicted: list[str] = []
         for batch in _batches([e.text for e in examples], max_batch_size):
             status, body = invoke_api(
-                lambda_client, function_arn, api_event("POST", "/predict/batch", {"texts": list(batch)})
+                lambda_client, function_arn, hook_event("POST", "/predict/batch", {"texts": list(batch)})
             )
             if status != 200 or not isinstance(body, dict):
                 raise RolloutError(f"POST /predict/batch answered {status}")

@@ -31,8 +31,11 @@ class _WarmContext:
         return 60_000
 
 
-def _event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-    """A minimal API Gateway HTTP API (v2) event."""
+def api_event(
+    method: str, path: str, body: Any = None, request_id: str = "snapstart-warm-up"
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event for ``method path`` with a JSON ``body``,
+    shaped as API Gateway sends it to the function (used by the warm-up and the pre-traffic hook)."""
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -42,7 +45,8 @@ def _event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
             "stage": "$default",
-            "requestId": "snapstart-warm-up",
+            "requestId": request_id,
+            "routeKey": f"{method} {path}",
         },
         "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
@@ -52,7 +56,7 @@ def _event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any
 def warm_api(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
     """Send one health check and one prediction through the Lambda handler."""
     context = _WarmContext()
-    for event in (_event("GET", "/health", None), _event("POST", "/predict", {"text": WARM_TEXT})):
+    for event in (api_event("GET", "/health"), api_event("POST", "/predict", {"text": WARM_TEXT})):
         response = handler(event, context)
         if response.get("statusCode") != 200:
             raise RuntimeError(f"warm-up {event['routeKey']} answered {response.get('statusCode')}")
