@@ -474,6 +474,11 @@ class CsvFormat:
         return buffer.getvalue().encode("utf-8")
 
 
+LOOK_AHEAD_LINES: Final = 1000  # lines read past a first line that is not a JSON object
+# reasons that say nothing of whether a line is a JSON object
+_NOT_JSON_LINES: Final = frozenset({INVALID_JSON, NOT_AN_OBJECT, LINE_TOO_LONG, UNDECODABLE})
+
+
 class JsonLinesFormat:
     """One JSON object per line with a text field; other fields pass through."""
 
@@ -501,11 +506,34 @@ class JsonLinesFormat:
                     "save the file as UTF-8, or as UTF-16/UTF-32 with a byte-order mark",
                 )
             if isinstance(record, Rejected) and record.reason in (INVALID_JSON, NOT_AN_OBJECT):
-                raise UnreadableFileError(
-                    "wrong_format", f"not JSON Lines: line {number} is not a JSON object ({record.detail})"
+                # one bad first record must not cost the good ones after it: the file is JSON Lines
+                # when one of the next lines is a JSON object; else it is another format. A first
+                # line opening a multi-line JSON document (`[` or `{` alone, `[{...},`) never is.
+                opened = (raw or "").strip()
+                pretty = record.reason == INVALID_JSON and (
+                    opened in ("[", "{") or (opened.startswith("[") and opened.endswith(","))
                 )
+                ahead = None if pretty else self._look_ahead(numbered)
+                if ahead is None:
+                    raise UnreadableFileError(
+                        "wrong_format",
+                        f"not JSON Lines: line {number} is not a JSON object ({record.detail})",
+                    )
+                return self._rest([*blanks, record, *ahead], numbered)
             return self._rest([*blanks, record], numbered)
         raise UnreadableFileError("empty_file", "the file has no JSON lines (it is empty)")
+
+    def _look_ahead(self, numbered: Iterator[tuple[int, str | None]]) -> list[Record] | None:
+        """The records up to the first JSON object among the next lines, or None if there is none."""
+        seen: list[Record] = []
+        for number, raw in itertools.islice(numbered, LOOK_AHEAD_LINES):
+            record = self._record(number, raw)
+            seen.append(record)
+            if isinstance(record, Row) or (
+                isinstance(record, Rejected) and record.reason not in _NOT_JSON_LINES
+            ):
+                return seen
+        return None
 
     def _rest(self, first: list[Record], numbered: Iterator[tuple[int, str | None]]) -> Iterator[Record]:
         yield from first
@@ -521,10 +549,18 @@ class JsonLinesFormat:
             return Rejected(number, number, *bad)
         if not line.strip():
             return Blank(number)
+        content = line.rstrip("\r\n")  # an error at the line end is at its last column, not on a next line
         try:
-            data = json.loads(line)
+            data = json.loads(content)
         except json.JSONDecodeError as exc:
-            return Rejected(number, number, INVALID_JSON, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            detail = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+            return Rejected(number, number, INVALID_JSON, detail)
+        except RecursionError:  # arrays/objects nested deeper than the parser's recursion limit
+            return Rejected(number, number, INVALID_JSON, "invalid JSON: nested too deeply to read")
+        except ValueError:  # an integer longer than sys.get_int_max_str_digits() digits
+            return Rejected(
+                number, number, INVALID_JSON, "invalid JSON: a number has too many digits to read"
+            )
         if not isinstance(data, dict):
             return Rejected(number, number, NOT_AN_OBJECT, f"a JSON {type(data).__name__}, not an object")
         if "\\ud" in line.lower():  # JSON escapes can smuggle in lone surrogates, which UTF-8 cannot hold

@@ -275,7 +275,14 @@ class _Run:
         fmt = self.make_format(name)
         text, encoding = open_text(open_binary(response["Body"], compressed=compressed))
         self.input_info.update(encoding=encoding)
-        records = fmt.records(text)
+        try:
+            records = fmt.records(text)  # reads the header, and with it the first block of text
+        except UnicodeDecodeError as exc:  # UTF-16/32 must decode fully
+            raise UnreadableFileError(
+                "wrong_encoding",
+                f"the file is not valid {encoding} ({exc.reason} near the start of the file); "
+                "save it as UTF-8",
+            ) from None
         if name == "csv":
             self.input_info.update(delimiter=getattr(fmt, "delimiter", ","))
 
