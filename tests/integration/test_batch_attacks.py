@@ -7,6 +7,7 @@ reason instead of a crash that Lambda would retry.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 
@@ -139,3 +140,29 @@ def test_invalid_utf16_anywhere_is_a_wrong_encoding_failure_never_a_crash(
     summary = batch.summary("predictions/wide.csv.summary.json")
     assert summary["status"] == "failed" and summary["error"] == result["error"]
     assert SECRET not in json.dumps(summary) + caplog.text
+
+
+@pytest.mark.parametrize("padding", [4, 511, 3 << 20], ids=["4-bytes", "511-bytes", "3-MiB"])
+@pytest.mark.parametrize("members", [1, 2])
+def test_zero_padding_after_a_gzip_member_is_ignored_as_gzip_does(
+    batch: Batch, padding: int, members: int
+) -> None:
+    """Tape/block tools pad .gz files with zero bytes; gzip(1) and Python's gzip read them, so must we."""
+    parts = [b"text,id\r\nwhere is my parcel,1\r\n", b"refund please,2\r\n"]
+    body = (
+        gzip.compress(b"".join(parts)) + b"\x00" * padding
+        if members == 1
+        else gzip.compress(parts[0]) + b"\x00" * padding + gzip.compress(parts[1]) + b"\x00" * padding
+    )
+    assert gzip.decompress(body) == b"".join(parts)  # the reference reader agrees
+    assert run(batch, "incoming/padded.csv.gz", body)["status"] == "ok"
+    summary = batch.summary("predictions/padded.csv.gz.summary.json")
+    assert counts(summary) == (2, 2, 0)
+    rows = gzip.decompress(batch.read("predictions/padded.csv.gz")).decode().splitlines()
+    assert [r.split(",")[:2] for r in rows[1:]] == [["where is my parcel", "1"], ["refund please", "2"]]
+
+
+def test_non_zero_garbage_after_a_gzip_member_is_still_corrupt(batch: Batch) -> None:
+    body = gzip.compress(b"text\nwhere is my parcel\n") + b"\x00\x00junk"
+    result = run(batch, "incoming/junk.csv.gz", body)
+    assert (result["status"], result["error"]["reason"]) == ("failed", "corrupt_gzip")

@@ -69,11 +69,17 @@ class _GunzipStream(io.RawIOBase):
                     )
                 self._eof = True
                 return
+            if (
+                not self._started
+            ):  # between gzip members, zero bytes are padding (as gzip(1) and Python's gzip)
+                compressed = compressed.lstrip(b"\x00")
+                if not compressed:
+                    continue
             self._started = True
             try:
                 self._pending = self._inflater.decompress(compressed, want)
                 if self._inflater.eof:  # another gzip member may follow (concatenated .gz files)
-                    rest = self._inflater.unused_data
+                    rest = self._inflater.unused_data.lstrip(b"\x00")
                     self._inflater = zlib.decompressobj(wbits=31)
                     self._started = bool(rest)
                     if rest:
