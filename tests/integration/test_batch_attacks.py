@@ -166,3 +166,28 @@ def test_non_zero_garbage_after_a_gzip_member_is_still_corrupt(batch: Batch) -> 
     body = gzip.compress(b"text\nwhere is my parcel\n") + b"\x00\x00junk"
     result = run(batch, "incoming/junk.csv.gz", body)
     assert (result["status"], result["error"]["reason"]) == ("failed", "corrupt_gzip")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b"text\nwhere is my parcel\nrefund, please\n",
+            "expected 1 field (as the header), found 2: a field holding ',' must be quoted (\"...\"), "
+            "or set CSV_DELIMITER to the file's separator",
+        ),
+        (
+            b"text;id\nwhere is my parcel;1\nrefund; please;2\n",
+            "expected 2 fields (as the header), found 3: a field holding ';' must be quoted (\"...\")",
+        ),
+        (b"text,id\nwhere is my parcel,1\nrefund please\n", "expected 2 fields (as the header), found 1"),
+    ],
+    ids=["one-column", "semicolons", "short-row"],
+)
+def test_a_row_with_the_wrong_field_count_says_what_to_do(batch: Batch, body: bytes, detail: str) -> None:
+    """A text with an unquoted delimiter (single-column exports often have them) gets advice that fits."""
+    run(batch, "incoming/count.csv", body)
+    errors = batch.errors("predictions/count.csv.errors.jsonl")
+    summary = batch.summary("predictions/count.csv.summary.json")
+    assert counts(summary) == (2, 1, 1)
+    assert errors == [{"line": 3, "row": 2, "reason": "wrong_field_count", "detail": detail}]

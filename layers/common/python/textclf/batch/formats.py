@@ -445,16 +445,20 @@ class CsvFormat:
             if not fields:
                 yield Blank(start)
             elif len(fields) != width:
-                yield Rejected(
-                    start,
-                    end,
-                    WRONG_FIELD_COUNT,
-                    f"expected {width} fields (as the header), found {len(fields)}",
-                )
+                yield Rejected(start, end, WRONG_FIELD_COUNT, self._field_count(width, len(fields)))
             elif (text_problem := check_text(fields[text_index], max_chars)) is not None:
                 yield Rejected(start, end, *text_problem)
             else:
                 yield Row(start, end, fields[text_index], fields)
+
+    def _field_count(self, width: int, found: int) -> str:
+        detail = f"expected {width} field{'s' if width != 1 else ''} (as the header), found {found}"
+        if found > width:  # the usual cause: a text holding the delimiter without quotes around it
+            shown = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}[self.delimiter]
+            detail += f': a field holding {shown} must be quoted ("...")'
+            if width == 1 and not self._delimiter:
+                detail += ", or set CSV_DELIMITER to the file's separator"
+        return detail
 
     def header(self) -> bytes:
         """The header row (after a ``sep=`` line when the input had one), in the input's delimiter."""
