@@ -66,6 +66,8 @@ def load_config(path: Path) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
+        if key in options:
+            raise TrainingError(f"{path}: option {raw_key!r} is set twice in {where} (with - and with _)")
         if key not in KEYS:
             raise TrainingError(
                 f"{path}: unknown option {raw_key!r} in {where} (known: {', '.join(sorted(KEYS))})"
