@@ -189,3 +189,27 @@ def test_rows_files_written_before_the_feature_form_are_still_read_as_exact_text
     assert row_hashes(["Parcel  LATE"])[0] == row_hashes(["parcel late"])[0]
     assert row_hashes(["Parcel  LATE"], exact=True)[0] != row_hashes(["parcel late"], exact=True)[0]
     assert row_hashes(["parcel late"], exact=True)[0] == row_hashes(["parcel late"])[0]
+
+
+# -- evaluate on a file that lacks a class of the model -----------------------------------------
+
+
+def test_evaluate_averages_macro_f1_over_the_classes_that_occur(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts = [(sentence(t, i), t) for t in TOPICS for i in range(12)]
+    data = jsonl(tmp_path / "d.jsonl", [{"text": t, "label": y} for t, y in texts])
+    out = tmp_path / "layer"
+    code, _, err = run(capsys, "train", "--data", str(data), "--output", str(out), *FAST)
+    assert code == 0, err
+    # the training texts of two classes, labels spelled otherwise: the model knows them all
+    subset = [{"text": t, "label": f" {y}\u200b"} for t, y in texts if y != "c"]
+    evaluation = jsonl(tmp_path / "e.jsonl", subset)
+    code, out_text, err = run(
+        capsys, "evaluate", "--model-dir", str(out / "model"), "--data", str(evaluation), "--json"
+    )
+    assert code == 0, err
+    metrics = json.loads(out_text)
+    assert metrics["per_class"]["c"]["support"] == 0
+    # the model's own training texts: all right, so the macro-F1 of the classes present is 1
+    assert metrics["accuracy"] == 1.0 and metrics["macro_f1"] == 1.0, metrics
