@@ -204,6 +204,8 @@ def open_quote_line(lines: Sequence[str], first: int, delimiter: str = ",", quot
 
 def column_key(name: str) -> str:
     """A header name as it prints: invisible characters removed, ends stripped, NFC."""
+    if name.isascii() and name.isprintable() and name == name.strip():
+        return name  # the common case, already in that form
     visible = "".join(ch for ch in name if unicodedata.category(ch) not in INVISIBLE)
     return unicodedata.normalize("NFC", visible.strip())
 
@@ -387,8 +389,10 @@ class _Object(dict[str, Any]):
 
 def _object(pairs: list[tuple[str, Any]]) -> _Object:
     obj = _Object(pairs)
-    if len(obj) < len(pairs):
-        obj.repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    # keys that print the same (invisible characters, spaces at the ends, NFC vs NFD) count as one
+    names = Counter(column_key(k) for k, _ in pairs)
+    if len(names) < len(pairs):
+        obj.repeated = frozenset(k for k, n in names.items() if n > 1)
     return obj
 
 
@@ -412,7 +416,7 @@ def _rows_jsonl(path: Path, content: str, text_col: str, label_col: str) -> Iter
             ) from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}: line {number} is not a JSON object")
-        repeated = sorted({text_col, label_col} & getattr(obj, "repeated", frozenset()))
+        repeated = [c for c in (text_col, label_col) if column_key(c) in getattr(obj, "repeated", ())]
         if repeated:
             raise DataError(
                 f"{path}: line {number} has the field {repeated[0]!r} more than once; "

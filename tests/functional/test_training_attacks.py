@@ -213,3 +213,15 @@ def test_evaluate_averages_macro_f1_over_the_classes_that_occur(
     assert metrics["per_class"]["c"]["support"] == 0
     # the model's own training texts: all right, so the macro-F1 of the classes present is 1
     assert metrics["accuracy"] == 1.0 and metrics["macro_f1"] == 1.0, metrics
+
+
+@pytest.mark.parametrize("twin", ["label\u200b", "\ufefflabel", "label ", "lab\u00adel"])
+def test_a_json_key_that_prints_like_the_label_field_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], twin: str
+) -> None:
+    objects: list[object] = [{"text": t, "label": y} for t, y in rows()]
+    objects[4] = {"text": sentence("a", 40), "label": "a", twin: "b"}
+    data = jsonl(tmp_path / "d.jsonl", objects)
+    out = tmp_path / "layer"
+    result = run(capsys, "train", "--data", str(data), "--output", str(out), *FAST)
+    assert_refused(result, "d.jsonl: line 5 has the field 'label' more than once", out)
