@@ -225,3 +225,9 @@ def test_a_json_key_that_prints_like_the_label_field_is_refused(
     out = tmp_path / "layer"
     result = run(capsys, "train", "--data", str(data), "--output", str(out), *FAST)
     assert_refused(result, "d.jsonl: line 5 has the field 'label' more than once", out)
+
+
+def test_a_config_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(b'\xef\xbb\xbfmodel = "logreg"\r\ncv-folds = 3\r\n')
+    assert load_config(config) == {"model": "logreg", "cv_folds": 3}
