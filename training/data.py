@@ -159,6 +159,8 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise DataError(f"{path}: UTF-16 text (it starts with a UTF-16 BOM); save it as UTF-8") from None
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}: not UTF-8 text (undecodable bytes on line {line})") from None
 
@@ -214,6 +216,13 @@ def _used_columns(path: Path, header: list[str], text_col: str, label_col: str) 
     if text_col == label_col:
         raise DataError(f"{path}: the text and the label column are both {text_col!r}; name two columns")
     missing = [c for c in (text_col, label_col) if c not in header]
+    other = [d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]]
+    if missing and other:
+        expected = "a tab (.tsv)" if path.suffix.lower() == ".tsv" else "a comma (.csv; .tsv for tabs)"
+        raise DataError(
+            f"{path}: the header is one column that holds {other[0]!r}: the file seems to separate fields "
+            f"with {other[0]!r}, but it is read with {expected} as the delimiter"
+        )
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "

@@ -231,3 +231,33 @@ def test_a_config_file_with_a_bom_is_read(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_bytes(b'\xef\xbb\xbfmodel = "logreg"\r\ncv-folds = 3\r\n')
     assert load_config(config) == {"model": "logreg", "cv_folds": 3}
+
+
+# -- files a spreadsheet writes in another shape ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "sep", "read_with"),
+    [("d.csv", ";", "a comma"), ("d.csv", "|", "a comma"), ("d.tsv", ";", "a tab")],
+)
+def test_a_file_with_another_delimiter_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, sep: str, read_with: str
+) -> None:
+    data = write(tmp_path / name, f"text{sep}label\n" + "".join(f"{t}{sep}{y}\n" for t, y in rows()))
+    out = tmp_path / "layer"
+    result = run(capsys, "train", "--data", str(data), "--output", str(out), *FAST)
+    assert_refused(
+        result, f"the file seems to separate fields with {sep!r}, but it is read with {read_with}", out
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_refused_as_utf16(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    content = "text,label\n" + "".join(f"{t},{y}\n" for t, y in rows())
+    data = tmp_path / "d.csv"
+    data.write_bytes((b"\xfe\xff" if encoding == "utf-16-be" else b"") + content.encode(encoding))
+    out = tmp_path / "layer"
+    result = run(capsys, "train", "--data", str(data), "--output", str(out), *FAST)
+    assert_refused(result, "d.csv: UTF-16 text (it starts with a UTF-16 BOM); save it as UTF-8", out)
