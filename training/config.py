@@ -53,7 +53,7 @@ def _table(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def load_config(path: Path) -> dict[str, Any]:
     """The training options in ``path``, with keys normalised to ``snake_case``."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except FileNotFoundError:
         raise TrainingError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -66,6 +66,8 @@ def load_config(path: Path) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
+        if key in options:
+            raise TrainingError(f"{path}: option {raw_key!r} is set twice in {where} (with - and with _)")
         if key not in KEYS:
             raise TrainingError(
                 f"{path}: unknown option {raw_key!r} in {where} (known: {', '.join(sorted(KEYS))})"

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import sys
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from training.errors import DataError
-from training.labels import LabelError, json_kind, normalise_label
+from training.labels import INVISIBLE, LabelError, json_kind, normalise_label
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -158,6 +159,8 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise DataError(f"{path}: UTF-16 text (it starts with a UTF-16 BOM); save it as UTF-8") from None
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}: not UTF-8 text (undecodable bytes on line {line})") from None
 
@@ -201,21 +204,40 @@ def open_quote_line(lines: Sequence[str], first: int, delimiter: str = ",", quot
     return opened
 
 
+def column_key(name: str) -> str:
+    """A header name as it prints: invisible characters removed, ends stripped, NFC."""
+    if name.isascii() and name.isprintable() and name == name.strip():
+        return name  # the common case, already in that form
+    visible = "".join(ch for ch in name if unicodedata.category(ch) not in INVISIBLE)
+    return unicodedata.normalize("NFC", visible.strip())
+
+
 def _used_columns(path: Path, header: list[str], text_col: str, label_col: str) -> tuple[int, int]:
     if text_col == label_col:
         raise DataError(f"{path}: the text and the label column are both {text_col!r}; name two columns")
     missing = [c for c in (text_col, label_col) if c not in header]
+    other = [d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]]
+    if missing and other:
+        expected = "a tab (.tsv)" if path.suffix.lower() == ".tsv" else "a comma (.csv; .tsv for tabs)"
+        raise DataError(
+            f"{path}: the header is one column that holds {other[0]!r}: the file seems to separate fields "
+            f"with {other[0]!r}, but it is read with {expected} as the delimiter"
+        )
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"header has {', '.join(repr(c) for c in header)} (use --text-column/--label-column)"
         )
     for name in (text_col, label_col):
-        positions = [str(i) for i, h in enumerate(header, start=1) if h == name]
+        # names that print the same (spaces at the ends, invisible characters, NFC vs NFD) count as one
+        same = column_key(name)
+        positions = [str(i) for i, h in enumerate(header, start=1) if column_key(h) == same]
         if len(positions) > 1:
+            spelled = sorted({header[int(p) - 1] for p in positions})
+            how = f", spelled {', '.join(map(repr, spelled))}" if len(spelled) > 1 else ""
             raise DataError(
                 f"{path}: the header names column {name!r} {len(positions)} times (columns "
-                f"{', '.join(positions)}); rename or remove the extra one so it is clear which is meant"
+                f"{', '.join(positions)}{how}); rename or remove the extra one so it is clear which is meant"
             )
     return header.index(text_col), header.index(label_col)
 
@@ -376,8 +398,10 @@ class _Object(dict[str, Any]):
 
 def _object(pairs: list[tuple[str, Any]]) -> _Object:
     obj = _Object(pairs)
-    if len(obj) < len(pairs):
-        obj.repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    # keys that print the same (invisible characters, spaces at the ends, NFC vs NFD) count as one
+    names = Counter(column_key(k) for k, _ in pairs)
+    if len(names) < len(pairs):
+        obj.repeated = frozenset(k for k, n in names.items() if n > 1)
     return obj
 
 
@@ -394,9 +418,14 @@ def _rows_jsonl(path: Path, content: str, text_col: str, label_col: str) -> Iter
             obj = json.loads(line, object_pairs_hook=_object)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+        except ValueError:  # Python refuses to read integers of more than sys.get_int_max_str_digits()
+            raise DataError(
+                f"{path}: line {number} has an integer of more than {sys.get_int_max_str_digits()} digits, "
+                "too long to read; quote it as a string"
+            ) from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}: line {number} is not a JSON object")
-        repeated = sorted({text_col, label_col} & getattr(obj, "repeated", frozenset()))
+        repeated = [c for c in (text_col, label_col) if column_key(c) in getattr(obj, "repeated", ())]
         if repeated:
             raise DataError(
                 f"{path}: line {number} has the field {repeated[0]!r} more than once; "

@@ -75,10 +75,13 @@ def metrics_of(scored: Scored) -> dict[str, Any]:
         labels, predicted, labels=classes, zero_division=0
     )
     auc, auc_per_class = roc_auc(scored)
+    # macro-F1 over the classes that occur (as truth or prediction): a class of the model that
+    # the file lacks and the model never predicts has no F1 to average (0 would be invented)
+    occurring = [c for c in classes if c in set(labels) | set(predicted)]
     return {
         "accuracy": round(float(accuracy_score(labels, predicted)), 6),
         "macro_f1": round(
-            float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)), 6
+            float(f1_score(labels, predicted, labels=occurring, average="macro", zero_division=0)), 6
         ),
         "roc_auc": auc,
         "roc_auc_kind": "binary" if len(classes) == 2 else "one-vs-rest macro",

@@ -14,7 +14,7 @@ Outcomes for the current model (``gate.current.status``):
 - ``none``: no ``manifest.json`` in the output folder, nothing to compare with.
 - ``compared``: scored on the held-out rows that were not among its own training rows
   (every model folder records a fingerprint of those, ``training_rows.u64``: one
-  8-byte prefix of the SHA-256 of each cleaned training text, sorted); the new model is
+  8-byte prefix of the SHA-256 of each cleaned training text in its feature form, sorted); the new model is
   scored on the same rows, and refused when its selection metric is lower by more
   than ``tolerance``. Without that file (models from before it existed) every held-out
   row is used and ``rows_seen`` is ``None``: rows the current model was trained on
@@ -47,13 +47,21 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from textclf.errors import TextClfError
 from textclf.manifest import MANIFEST_NAME, sha256_file
+from training.data import feature_key
 
 Metric = Literal["macro_f1", "accuracy"]
 DEFAULT_TOLERANCE = 0.01
 METRIC_NAMES: dict[str, str] = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
 OVERRIDE = "--allow-regression"
 ROWS_FILE = "training_rows.u64"
-ROWS_HASH = "first 8 bytes of the SHA-256 of each cleaned training text (UTF-8), big-endian uint64, sorted"
+ROWS_HASH = (
+    "first 8 bytes of the SHA-256 of each cleaned training text in its feature form (lower case, "
+    "whitespace runs as one space; UTF-8), big-endian uint64, sorted"
+)
+# what model folders written before the feature form was hashed say (their texts as they were)
+ROWS_HASH_EXACT = (
+    "first 8 bytes of the SHA-256 of each cleaned training text (UTF-8), big-endian uint64, sorted"
+)
 # the data the bundled sample model is trained on (``make run`` trains it when there is no model)
 SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "support_tickets.csv"
 # the current model is compared only when at least this many held-out rows (or all of them,
@@ -61,10 +69,15 @@ SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "support_tickets.csv"
 MIN_UNSEEN_ROWS = 20
 
 
-def row_hashes(texts: Sequence[str]) -> np.ndarray:
-    """``ROWS_HASH`` of each text, in order (uint64)."""
+def row_hashes(texts: Sequence[str], exact: bool = False) -> np.ndarray:
+    """``ROWS_HASH`` of each text, in order (uint64); ``exact``: ``ROWS_HASH_EXACT``.
+
+    Texts equal up to case and spacing have identical features, so a held-out row that
+    differs from a training row only so counts as seen by that model.
+    """
+    forms = texts if exact else [feature_key(t) for t in texts]
     return np.array(
-        [int.from_bytes(hashlib.sha256(t.encode("utf-8")).digest()[:8], "big") for t in texts],
+        [int.from_bytes(hashlib.sha256(t.encode("utf-8")).digest()[:8], "big") for t in forms],
         dtype=np.uint64,
     )
 
@@ -92,7 +105,7 @@ def _seen(model_dir: Path, manifest: dict[str, Any], texts: Sequence[str]) -> np
     if not isinstance(listed, dict) or not path.is_file() or sha256_file(path) != listed.get("sha256"):
         raise IntegrityError(f"{path} is missing or does not match its manifest hash")
     known = np.frombuffer(path.read_bytes(), dtype=">u8").astype(np.uint64)
-    return np.isin(row_hashes(texts), known)
+    return np.isin(row_hashes(texts, exact=spec.get("hash") == ROWS_HASH_EXACT), known)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 # a decimal number with a point: "1.0", "-2.50", "+3.", ".5" is not (kept as written)
-_DECIMAL = re.compile(r"[+-]?\d+\.\d*")
+# (ASCII digits only: "٣.٠" is kept as written, like "٣", not rewritten as "3")
+_DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]*")
 
 
 # Unicode categories removed from labels: format (Cf) and control (Cc) characters
@@ -53,10 +54,15 @@ def json_kind(value: object) -> str:
 
 
 def canonical_number(value: Decimal) -> str:
-    """``value`` in its shortest plain form: ``1.0`` -> ``1``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``."""
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
+    """``value`` in its shortest plain form: ``1.0`` -> ``1``, ``2.50`` -> ``2.5``, ``-0`` -> ``0``.
+
+    Exact for any number of digits (no rounding to the decimal context's precision, no
+    integer conversion): ``1000000000000000000000000000000.5`` stays itself.
+    """
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "+0") else text.removeprefix("+")
 
 
 def clean_label_text(text: str) -> str:

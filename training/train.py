@@ -86,7 +86,11 @@ def check_trainable(dataset: Dataset, test_size: float | None) -> None:
     counts = Counter(dataset.labels)
     if len(counts) < 2:
         only = next(iter(counts))
-        raise DataError(f"{dataset.source}: only one class ({only!r}); need at least two to train")
+        dropped = dataset.report.summary()
+        raise DataError(
+            f"{dataset.source}: only one class ({only!r}); need at least two to train"
+            + (f" (rows not used: {dropped})" if dropped else "")
+        )
     if test_size is None:
         return
     rare = sorted(c for c, n in counts.items() if n < 2)
