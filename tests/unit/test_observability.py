@@ -24,13 +24,17 @@ def logs(api_module: ModuleType) -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handlers = [h for h in api_module.logger.handlers if isinstance(h, logging.StreamHandler)]
     assert handlers
-    previous = [h.setStream(stream) for h in handlers]
+    # assigned, not setStream(): that flushes the old stream, which may be an earlier test's
+    # captured stdout, already closed when the module was first imported under capture
+    previous = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.stream = stream
     try:
         yield stream
     finally:
         _set_level(api_module, "WARNING")
         for handler, old in zip(handlers, previous, strict=True):
-            handler.setStream(old)
+            handler.stream = old
 
 
 def _set_level(api_module: ModuleType, level: str) -> None:
