@@ -62,8 +62,12 @@ def load_template(path: Path) -> dict[str, Any]:
     return data
 
 
-def evaluate(condition: Any, conditions: dict[str, Any], params: dict[str, str]) -> bool:
-    """The value of a condition built from Fn::Equals / Not / And / Or / Condition over parameters."""
+def evaluate(condition: Any, conditions: dict[str, Any], params: dict[str, Any]) -> bool:
+    """The value of a condition built from Fn::Equals / Not / And / Or / Condition over parameters.
+
+    ``params`` maps parameter names to values: strings, or lists for ``CommaDelimitedList``
+    parameters (a string value of such a parameter is split at commas where a list is needed).
+    """
     if isinstance(condition, str):
         return evaluate(conditions[condition], conditions, params)
     (fn, args), *_ = condition.items()
@@ -81,9 +85,19 @@ def evaluate(condition: Any, conditions: dict[str, Any], params: dict[str, str])
     raise ValueError(f"unsupported condition function {fn}")
 
 
-def value(node: Any, params: dict[str, str]) -> str:
+def value(node: Any, params: dict[str, Any]) -> str:
+    """A condition operand as a string: a literal, a parameter ``Ref``, or an ``Fn::Join``."""
     if isinstance(node, dict) and set(node) == {"Ref"}:
-        return params[node["Ref"]]
+        found = params[node["Ref"]]
+        return ",".join(found) if isinstance(found, list) else str(found)
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        separator, items = node["Fn::Join"]
+        if isinstance(items, dict) and set(items) == {"Ref"}:  # a CommaDelimitedList parameter
+            found = params[items["Ref"]]
+            parts = found if isinstance(found, list) else str(found).split(",")
+        else:
+            parts = [value(item, params) for item in items]
+        return str(separator).join(parts)
     return str(node)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from scripts.sam_local_template import evaluate
 from tests.helpers import ROOT
 
 _NO_VALUE = object()
@@ -37,21 +38,8 @@ def parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str,
 
 
 def condition(name_or_expr: Any, conditions: dict[str, Any], params: dict[str, Any]) -> bool:
-    if isinstance(name_or_expr, str):
-        return condition(conditions[name_or_expr], conditions, params)
-    (fn, args), *_ = name_or_expr.items()
-    if fn == "Fn::Equals":
-        left, right = (resolve(a, conditions, params) for a in args)
-        return str(left) == str(right)
-    if fn == "Fn::Not":
-        return not condition(args[0], conditions, params)
-    if fn == "Fn::And":
-        return all(condition(a, conditions, params) for a in args)
-    if fn == "Fn::Or":
-        return any(condition(a, conditions, params) for a in args)
-    if fn == "Condition":
-        return condition(args, conditions, params)
-    raise AssertionError(f"unsupported condition function {fn}")
+    """A condition's value: the same evaluator ``make invoke``'s local template uses."""
+    return evaluate(name_or_expr, conditions, params)
 
 
 def resolve(node: Any, conditions: dict[str, Any], params: dict[str, Any]) -> Any:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from scripts import sam_local
+from scripts.sam_local_template import load_template as cfn_template
 from scripts.sam_local_template import resolve_conditions
+from tests.helpers import ROOT
 from tests.unit.test_sam_local_template import long_form
 from tests.unit.test_template import load_template
 
@@ -132,3 +134,16 @@ def test_local_build_skips_the_layer_the_backend_does_not_attach(backend: str, s
     assert ("SklearnLayer" in layers) is sklearn
     assert "Outputs" not in template
     assert "Fn::If" not in json.dumps(template)
+
+
+@pytest.mark.parametrize(
+    ("origins", "cors"),
+    [("", False), ("https://app.example", True), ("https://a.example,https://b.example", True)],
+)
+def test_cors_follows_the_list_parameter_in_the_local_template(origins: str, cors: bool) -> None:
+    """HasCors joins a CommaDelimitedList: with no origins the local API has no CORS configuration."""
+    overrides = {"ModelBackend": "lean", "CorsAllowOrigins": origins}
+    # read as `make invoke` reads it (scripts/sam_local_template.py's loader: every short-form tag)
+    template = resolve_conditions(cfn_template(ROOT / "template.yaml"), overrides)
+    [api] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"]
+    assert ("x-amazon-apigateway-cors" in json.dumps(api)) is cors
