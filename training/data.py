@@ -169,38 +169,53 @@ def _read_text(path: Path) -> str:
 RawRow = tuple[int, object, object, tuple[str, ...]]
 
 
-def open_quote_line(lines: Sequence[str], first: int, delimiter: str = ",", quote: str = '"') -> int:
-    """The line (numbered from ``first``) of the quote that opened the field a CSV error stopped in.
+def _quoted_fields(
+    lines: Sequence[str], delimiter: str, quote: str
+) -> Iterator[tuple[int, int, int | None, str]]:
+    """Each quoted field of one CSV record's physical ``lines``, in order: the (line, column)
+    where it opens, the line where its quote closes (None when it never closes) and the
+    character right after the closing quote ("" at the end of a line).
 
-    ``lines`` are the physical lines of one record, as the CSV reader saw them. A field
-    opens with ``quote`` at its start and closes at a ``quote`` followed by the
-    delimiter or the end of the line; ``quote quote`` inside it is an escaped quote.
-    The answer is where the last field that was opened but not closed properly began.
+    A field opens with ``quote`` at its start; inside it ``quote quote`` is an escaped quote
+    and any other ``quote`` closes it. Line numbers are offsets into ``lines``.
     """
-    opened = first
-    in_quotes = False
-    at_start = True
+    in_quotes, at_start = False, True
+    opened = (0, 0)
     for offset, line in enumerate(lines):
         i = 0
         while i < len(line):
             ch = line[i]
             if in_quotes:
                 if ch == quote:
-                    after = line[i + 1] if i + 1 < len(line) else ""
+                    after = line[i + 1 : i + 2]
                     if after == quote:
                         i += 2
                         continue
-                    if after not in (delimiter, "\r", "\n", ""):
-                        return opened  # text right after a closing quote: this field is broken
-                    in_quotes = False
-                    at_start = False
+                    in_quotes, at_start = False, False
+                    yield opened[0], opened[1], offset, after
             elif ch == quote and at_start:
-                in_quotes, opened = True, first + offset
+                in_quotes, opened = True, (offset, i)
             else:
                 at_start = ch in (delimiter, "\r", "\n")
             i += 1
         if not in_quotes:
             at_start = True
+    if in_quotes:
+        yield opened[0], opened[1], None, ""
+
+
+def open_quote_line(lines: Sequence[str], first: int, delimiter: str = ",", quote: str = '"') -> int:
+    """The line (numbered from ``first``) of the quote that opened the field a CSV error stopped in.
+
+    ``lines`` are the physical lines of one record, as the CSV reader saw them. A field
+    closes properly at a ``quote`` followed by the delimiter or the end of the line. The
+    answer is where the last field that was opened but not closed properly began.
+    """
+    opened = first
+    for line, _, closed, after in _quoted_fields(lines, delimiter, quote):
+        opened = first + line
+        if closed is not None and after not in (delimiter, "\r", "\n", ""):
+            return opened  # text right after a closing quote: this field is broken
     return opened
 
 
@@ -312,27 +327,9 @@ def multiline_field(
     ``lines`` are the physical lines of one record that the CSV reader read without error;
     line numbers are offsets into ``lines``.
     """
-    in_quotes, at_start = False, True
-    opened = (0, 0)
-    for offset, line in enumerate(lines):
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if in_quotes:
-                if ch == quote:
-                    if line[i + 1 : i + 2] == quote:
-                        i += 2
-                        continue
-                    in_quotes, at_start = False, False
-                    if opened[0] != offset:
-                        return opened[0], opened[1], offset
-            elif ch == quote and at_start:
-                in_quotes, opened = True, (offset, i)
-            else:
-                at_start = ch in (delimiter, "\r", "\n")
-            i += 1
-        if not in_quotes:
-            at_start = True
+    for line, column, closed, _ in _quoted_fields(lines, delimiter, quote):
+        if closed is not None and closed != line:
+            return line, column, closed
     return None
 
 
