@@ -126,6 +126,14 @@ def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
+def _wrong_encoding(encoding: str, exc: UnicodeDecodeError, where: str) -> UnreadableFileError:
+    """The file-level error for bytes that do not decode in the encoding its BOM declared
+    (UTF-16/32 must decode fully; UTF-8 rows are rejected one by one instead)."""
+    return UnreadableFileError(
+        "wrong_encoding", f"the file is not valid {encoding} ({exc.reason} {where}); save it as UTF-8"
+    )
+
+
 def _json_bytes_line(value: dict[str, Any]) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
@@ -278,11 +286,7 @@ class _Run:
         try:
             records = fmt.records(text)  # reads the header, and with it the first block of text
         except UnicodeDecodeError as exc:  # UTF-16/32 must decode fully
-            raise UnreadableFileError(
-                "wrong_encoding",
-                f"the file is not valid {encoding} ({exc.reason} near the start of the file); "
-                "save it as UTF-8",
-            ) from None
+            raise _wrong_encoding(encoding, exc, "near the start of the file") from None
         if name == "csv":
             self.input_info.update(delimiter=getattr(fmt, "delimiter", ","))
 
@@ -320,12 +324,8 @@ class _Run:
                         errors.write(_json_bytes_line(record.as_json(self.read)))
                     elif isinstance(record, Blank):
                         self.blank += 1
-            except UnicodeDecodeError as exc:  # UTF-16/32 must decode fully
-                raise UnreadableFileError(
-                    "wrong_encoding",
-                    f"the file is not valid {encoding} ({exc.reason} after {self.read} records); "
-                    "save it as UTF-8",
-                ) from None
+            except UnicodeDecodeError as exc:
+                raise _wrong_encoding(encoding, exc, f"after {self.read} records") from None
             if rows:
                 self.check_time()
                 yield rows, [r.text for r in rows]
