@@ -21,6 +21,7 @@ from textclf.batch import BatchSummary, S3Input, check_prefixes, process_object
 from textclf.metrics import emit_batch_file
 from textclf.model import get_predictor
 from textclf.settings import get_settings
+from textclf_fanout.route import should_fan_out, start
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
@@ -30,6 +31,8 @@ check_prefixes(settings)  # fail at start-up, not per file, if outputs could tri
 predictor = get_predictor()
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
+# files over FANOUT_THRESHOLD_BYTES go to the fan-out state machine (textclf_fanout.route)
+sfn = boto3.client("stepfunctions") if settings.fanout_state_machine_arn else None
 
 
 @logger.inject_lambda_context
@@ -44,6 +47,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     the event and, after its retries, sends it to the on-failure destination.
     """
     summaries: list[BatchSummary] = []
+    fanned_out: list[dict[str, Any]] = []
     for record in event.records:
         obj = record.s3.get_object
         target = S3Input(
@@ -53,6 +57,9 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             etag=obj.etag or None,
             sequencer=obj.get("sequencer") or None,
         )
+        if sfn is not None and should_fan_out(target.key, obj.size, settings):
+            fanned_out.append(start(sfn, target, settings))
+            continue
         summary = process_object(
             s3,
             predictor,
@@ -66,4 +73,5 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         "results": [
             {k: s.document[k] for k in ("status", "input", "outputs", "rows", "error")} for s in summaries
         ]
+        + fanned_out
     }

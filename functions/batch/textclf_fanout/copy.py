@@ -1,0 +1,165 @@
+"""Assembling one S3 object from several, in order, without downloading them: multipart
+``UploadPartCopy``.
+
+S3 wants every part but the last to hold at least 5 MiB (and at most 5 GiB, 10,000 parts).
+Range outputs are often smaller, so :func:`part_plan` groups the sources: a stretch of one
+source of at least 5 MiB is copied by S3 itself; bytes that cannot stand as a part of their
+own (small outputs, and the few bytes that top a small part up to 5 MiB) are fetched with
+ranged GETs and uploaded (``UploadPart``). At most one part is ever held in memory (under
+10 MiB); the rest never leaves S3.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+MIN_PART: Final = 5 * 1024 * 1024
+MAX_PART: Final = 5 * 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Bytes ``[start, end)`` of source ``source``."""
+
+    source: int
+    start: int
+    end: int
+
+
+def part_plan(sizes: list[int], min_part: int = MIN_PART, max_part: int = MAX_PART) -> list[list[Segment]]:
+    """The parts (each a list of segments, in order) that rebuild the concatenation of ``sizes``.
+
+    A part of one segment of at least ``min_part`` bytes is copied; any other is uploaded. Every
+    part but the last holds at least ``min_part`` bytes, none more than ``max_part``.
+    """
+    parts: list[list[Segment]] = []
+    current: list[Segment] = []
+    filled = 0
+    for index, size in enumerate(sizes):
+        pos = 0
+        while pos < size:
+            left = size - pos
+            if not current and left >= min_part:
+                take = min(left, max_part)
+                if 0 < left - take < min_part:  # leave a copyable remainder, not a crumb
+                    take = left - min_part
+                parts.append([Segment(index, pos, pos + take)])
+                pos += take
+                continue
+            take = min(min_part - filled, left)
+            if 0 < left - take < min_part:
+                take = left  # the rest could not stand alone: keep it in this uploaded part
+            current.append(Segment(index, pos, pos + take))
+            filled += take
+            pos += take
+            if filled >= min_part:
+                parts.append(current)
+                current, filled = [], 0
+    if current:
+        parts.append(current)
+    return parts
+
+
+class MultipartCopy:
+    """An S3 object made of other objects of the same bucket; :meth:`complete` or :meth:`abort`.
+
+    The same interface as :class:`textclf.batch.s3io.S3Upload` (``key``, ``complete(condition)``,
+    ``abort()``), so the single-function path's publishing rule applies to it unchanged.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        content_type: str,
+        sources: list[tuple[str, int]],
+        metadata: dict[str, str] | None = None,
+        min_part: int = MIN_PART,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.key = key
+        self._content_type = content_type
+        self._sources = sources
+        self._metadata = metadata or {}
+        self._min_part = min_part
+        self._upload_id: str | None = None
+        self.bytes_written = sum(size for _, size in sources)
+        self.copied_bytes = 0
+
+    def _fetch(self, segment: Segment) -> bytes:
+        key, _ = self._sources[segment.source]
+        response = self._client.get_object(
+            Bucket=self._bucket, Key=key, Range=f"bytes={segment.start}-{segment.end - 1}"
+        )
+        data: bytes = response["Body"].read()
+        return data
+
+    def complete(self, condition: dict[str, str] | None = None) -> str | None:
+        """Build and publish the object (atomically); its version id (None when unversioned)."""
+        condition = condition or {}
+        plan = part_plan([size for _, size in self._sources], self._min_part)
+        if len(plan) <= 1:  # under one part: one PutObject of the fetched bytes
+            body = b"".join(self._fetch(s) for s in plan[0]) if plan else b""
+            response = self._client.put_object(
+                Bucket=self._bucket,
+                Key=self.key,
+                Body=body,
+                ContentType=self._content_type,
+                Metadata=self._metadata,
+                **condition,
+            )
+            version: str | None = response.get("VersionId")
+            return version
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self.key, ContentType=self._content_type, Metadata=self._metadata
+            )
+            self._upload_id = created["UploadId"]
+        parts = []
+        for number, segments in enumerate(plan, start=1):
+            common = {
+                "Bucket": self._bucket,
+                "Key": self.key,
+                "UploadId": self._upload_id,
+                "PartNumber": number,
+            }
+            if len(segments) == 1 and segments[0].end - segments[0].start >= self._min_part:
+                segment = segments[0]
+                source, _ = self._sources[segment.source]
+                result = self._client.upload_part_copy(
+                    CopySource={"Bucket": self._bucket, "Key": source},
+                    CopySourceRange=f"bytes={segment.start}-{segment.end - 1}",
+                    **common,
+                )
+                etag = result["CopyPartResult"]["ETag"]
+                self.copied_bytes += segment.end - segment.start
+            else:
+                body = b"".join(self._fetch(s) for s in segments)
+                etag = self._client.upload_part(Body=body, **common)["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+        response = self._client.complete_multipart_upload(
+            Bucket=self._bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+            **condition,
+        )
+        self._upload_id = None
+        version = response.get("VersionId")
+        return version
+
+    def abort(self) -> None:
+        """Drop the parts uploaded so far; nothing appears under the key."""
+        if self._upload_id is None:
+            return
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
+        except Exception as exc:  # the bucket's lifecycle rule cleans up what is left
+            logger.warning("could not abort the multipart upload of %s: %s", self.key, exc)
+        self._upload_id = None
