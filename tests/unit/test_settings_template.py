@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.cfn import load_template
 from tests.helpers import ROOT
-from tests.unit.test_template import load_template
 from textclf.settings import Settings
 
 TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
