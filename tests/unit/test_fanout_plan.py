@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from textclf.batch.errors import UnreadableFileError
-from textclf.batch.formats import Blank, FormatName, Rejected, Row, make_format
-from textclf.batch.streams import open_binary, open_text
+from textclf_batch.errors import UnreadableFileError
+from textclf_batch.formats import Blank, FormatName, Rejected, Row, make_format
+from textclf_batch.streams import open_binary, open_text
 from textclf_fanout.plan import Plan, line_start_at_or_after, plan_object
 from textclf_fanout.ranges import chained, count_lines, prefix_for, range_records, shift_error
 
@@ -27,7 +27,7 @@ MAX_LINE = 1024
 def short_look_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     """The JSON Lines reader looks 1000 lines ahead past a bad first line; 3 here, so that small
     files still split (the planner keeps those lines in the first range, whatever the number)."""
-    monkeypatch.setattr("textclf.batch.formats.LOOK_AHEAD_LINES", 3)
+    monkeypatch.setattr("textclf_batch.formats.LOOK_AHEAD_LINES", 3)
 
 
 def reader(data: bytes) -> Any:

@@ -67,7 +67,7 @@ def part_plan(sizes: list[int], min_part: int = MIN_PART, max_part: int = MAX_PA
 class MultipartCopy:
     """An S3 object made of other objects of the same bucket; :meth:`complete` or :meth:`abort`.
 
-    The same interface as :class:`textclf.batch.s3io.S3Upload` (``key``, ``complete(condition)``,
+    The same interface as :class:`textclf_batch.s3io.S3Upload` (``key``, ``complete(condition)``,
     ``abort()``), so the single-function path's publishing rule applies to it unchanged.
     """
 

@@ -15,9 +15,9 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from textclf.metrics import emit_batch_file
 from textclf.model import get_predictor
 from textclf.settings import get_settings
+from textclf_batch.metrics import emit_batch_file
 from textclf_fanout import steps
 
 logger = Logger()

@@ -8,7 +8,7 @@ without S3. A *cut* is the offset of the first byte of a record: the byte after 
   found by reading a small window there (no scan of the file).
 - **CSV**: a line end inside a quoted field is not a boundary. The planner reads the object
   once, front to back, following the quote state exactly as the batch reader does
-  (:func:`textclf.batch.formats.scan_quotes`, a record ends at the first line end outside a
+  (:func:`textclf_batch.formats.scan_quotes`, a record ends at the first line end outside a
   quoted field, a quote in an unquoted field is a literal character); blocks without any quote
   are skipped at C speed. The first range always holds the header record (and a ``sep=`` line
   or blank lines before it), whose bytes :attr:`Plan.header_end` marks: every other range is
@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from textclf.batch import formats
-from textclf.batch.formats import QUOTED, START, scan_quotes
+from textclf_batch import formats
+from textclf_batch.formats import QUOTED, START, scan_quotes
 
 FormatName = Literal["csv", "jsonl"]
 Read = Callable[[int, int], bytes]  # bytes [start, end) of the object (fewer at its end)

@@ -1,7 +1,7 @@
 """Reading one byte range of an object as the whole file would read it (pure: no S3).
 
 A range other than the first is read with a few bytes in front so that the batch reader
-(:mod:`textclf.batch.formats`) parses it exactly as it parses that part of the whole file:
+(:mod:`textclf_batch.formats`) parses it exactly as it parses that part of the whole file:
 
 - CSV: the file's header bytes (with a ``sep=`` line and a BOM, if it has them), so the
   delimiter, the columns and the text column are the same;
@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
-from textclf.batch.formats import Blank, FormatName, Record, Rejected, TableFormat
-from textclf.batch.streams import BLOCK, Readable
+from textclf_batch.formats import Blank, FormatName, Record, Rejected, TableFormat
+from textclf_batch.streams import BLOCK, Readable
 
 JSONL_PREFIX: Final = b"{}\n"
 

@@ -16,10 +16,10 @@ import json
 import logging
 from typing import Any
 
-from textclf.batch.errors import UnreadableFileError
-from textclf.batch.formats import format_for_key
-from textclf.batch.process import S3Input
 from textclf.settings import Settings
+from textclf_batch.errors import UnreadableFileError
+from textclf_batch.formats import format_for_key
+from textclf_batch.process import S3Input
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 ``plan`` -> the Distributed Map runs ``score_range`` once per range -> ``merge`` (or, when a
 step failed after its retries, ``record_failure``). Everything a run writes before publishing
 lives under ``<WORK_PREFIX><job>/`` (``job``: the execution name, see :mod:`.route`); the merge
-publishes through the single-function path's rule (:class:`textclf.batch.process._Run`: the
+publishes through the single-function path's rule (:class:`textclf_batch.process._Run`: the
 version check, conditional writes, a failed run withdrawing the predictions) and then deletes
 the work objects (every version: the bucket is versioned).
 
@@ -22,14 +22,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, cast
 
-from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.formats import Blank, Rejected, Row, format_for_key
-from textclf.batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _Run
-from textclf.batch.s3io import S3Upload
-from textclf.batch.scoring import make_scorer
-from textclf.batch.streams import GzipWriter, open_binary, open_text
 from textclf.model import Predictor
 from textclf.settings import Settings
+from textclf_batch.errors import BatchProcessingError, UnreadableFileError
+from textclf_batch.formats import Blank, Rejected, Row, format_for_key
+from textclf_batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _Run
+from textclf_batch.s3io import S3Upload
+from textclf_batch.scoring import make_scorer
+from textclf_batch.streams import GzipWriter, open_binary, open_text
 from textclf_fanout.copy import MultipartCopy
 from textclf_fanout.plan import Plan, ReadStream, plan_object
 from textclf_fanout.ranges import LineCounter, chained, prefix_for, range_records, shift_error

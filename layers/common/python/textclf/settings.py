@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         default=100, ge=1, le=10_000, description="Ranges scored at the same time (the Distributed Map's)."
     )
     work_prefix: str = Field(
-        default="work/", description="Where a fanned-out run keeps its plan and range outputs until the merge."
+        default="work/", description="Where a fanned-out run keeps its plan and range outputs until merged."
     )
     # the deployment's pre-traffic hook (textclf.rollout)
     target_function_arn: str = Field(
