@@ -26,7 +26,7 @@ from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
 from textclf_batch.formats import Blank, Rejected, Row, format_for_key
-from textclf_batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _Run
+from textclf_batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _client_error_code, _Run
 from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import make_scorer
 from textclf_batch.streams import GzipWriter, open_binary, open_text
@@ -332,11 +332,24 @@ def _with_run_facts(summary: BatchSummary, execution_arn: str, ranges: int) -> B
     return BatchSummary(summary.status, document)
 
 
+class IncompleteRunError(BatchProcessingError):
+    """A range left no result: the map did not score every range (never retried: a retry of the
+    merge could not bring it back; the run fails and publishes nothing)."""
+
+
 def _manifests(client: Any, job: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for index in range(int(job["ranges"])):
         _, _, key = _range_keys(job, index)
-        found.append(json.loads(client.get_object(Bucket=job["bucket"], Key=key)["Body"].read()))
+        try:
+            body = client.get_object(Bucket=job["bucket"], Key=key)["Body"].read()
+        except Exception as exc:
+            if _client_error_code(exc) in ("NoSuchKey", "404"):
+                raise IncompleteRunError(
+                    "incomplete", f"range {index} of {job['ranges']} left no result"
+                ) from None
+            raise
+        found.append(json.loads(body))
     return found
 
 
