@@ -63,7 +63,7 @@ def test_runtime_and_architecture() -> None:
 def test_api_function_routes_match_the_app(api_module) -> None:
     resources = load_template()["Resources"]
     api = resources["ApiFunction"]["Properties"]
-    assert api["Handler"] == "app.handler" and api["CodeUri"] == "functions/api/"
+    assert api["Handler"] == "textclf_api.main.handler" and api["CodeUri"] == "functions/api/"
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api["Events"].values()}
     # Starlette answers HEAD on every GET route by itself; a HEAD the app declares is a route
     app_routes = {
@@ -76,6 +76,18 @@ def test_api_function_routes_match_the_app(api_module) -> None:
     app_routes |= {("GET", r.path + "/{proxy+}") for r in api_module.app.routes if isinstance(r, Mount)}
     assert ("GET", "/docs/assets/{proxy+}") in app_routes and ("GET", "/redoc") in app_routes
     assert app_routes == routes
+
+
+def test_each_handler_is_a_function_of_its_code_uri() -> None:
+    """Lambda imports ``Handler``'s module from the ``CodeUri`` folder sam build packages."""
+    for name, res in load_template()["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        module, function = props["Handler"].rsplit(".", 1)
+        source = ROOT / props["CodeUri"] / (module.replace(".", "/") + ".py")
+        assert source.is_file(), f"{name}: {props['Handler']} is not in {props['CodeUri']}"
+        assert re.search(rf"^\s*(def {function}\b|{function} = )", source.read_text(), re.MULTILINE), name
 
 
 def test_no_wildcard_iam_actions() -> None:
