@@ -30,10 +30,10 @@ BATCH_PIPELINE = sorted(
 # The code each function runs besides the shared core (model loading, backends, settings),
 # which both run: a field read only there, or nowhere yet, is needed by both.
 FUNCTION_SOURCES = {
-    "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "http.py", TEXTCLF / "schemas.py"],
+    "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "schemas.py"],
     "BatchFunction": [ROOT / "functions" / "batch" / "textclf_batch", FANOUT / "route.py"],
     **{name: [*BATCH_PIPELINE, *FANOUT_STEPS] for name in FANOUT_FUNCTIONS},
-    "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "rollout.py"],
+    "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "smoke.py"],
 }
 
 

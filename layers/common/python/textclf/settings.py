@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     work_prefix: str = Field(
         default="work/", description="Where a fanned-out run keeps its plan and range outputs until merged."
     )
-    # the deployment's pre-traffic hook (textclf.rollout)
+    # the deployment's pre-traffic hook (functions/pre_traffic/textclf_hook)
     target_function_arn: str = Field(
         default="", description="The API function version the pre-traffic hook checks (set by the template)."
     )
