@@ -19,13 +19,13 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
-from textclf_batch.formats import Blank, Rejected, Row, format_for_key
+from textclf_batch.formats import Blank, Record, Rejected, Row, TableFormat, format_for_key
 from textclf_batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _client_error_code, _Run
 from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import make_scorer
@@ -199,8 +199,6 @@ def score_range(
     index, start, end = int(item["index"]), int(item["start"]), int(item["end"])
     out_key, errors_key, manifest_key = _range_keys(job, index)
     run = _Run(client, predictor, obj, settings, None)
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
     info: dict[str, Any] = {}
     uploads: list[S3Upload] = []
     counter: LineCounter | None = None
@@ -243,40 +241,16 @@ def score_range(
         def write(data: bytes) -> None:
             predictions.write(gzip.compress(data) if gzip else data)
 
-        def chunks() -> Iterator[tuple[list[Row], list[str]]]:
-            rows: list[Row] = []
-            for record in records:
-                if isinstance(record, Blank):
-                    counts["blank"] += 1
-                    continue
-                counts["read"] += 1
-                if isinstance(record, Rejected):
-                    counts["rejected"] += 1
-                    reasons[record.reason] += 1
-                    errors.write(_line(record.as_json(counts["read"])))
-                    continue
-                rows.append(record)
-                if len(rows) >= settings.batch_chunk_rows:
-                    _check_time(remaining_seconds)
-                    yield rows, [r.text for r in rows]
-                    rows = []
-            if rows:
-                yield rows, [r.text for r in rows]
-
-        if index == 0:
-            write(fmt.header())
-        scorer = make_scorer(predictor, settings.batch_workers)
-        try:
-            for rows, scores in scorer.map(chunks()):
-                write(fmt.encode(rows, scores, predictor.classes))
-                counts["scored"] += len(rows)
-        except UnicodeDecodeError as exc:
-            raise UnreadableFileError(
-                "wrong_encoding",
-                f"the file is not valid {encoding} ({exc.reason} after {counts['read']} records)",
-            ) from None
-        finally:
-            scorer.close()
+        counts, reasons = score_records(
+            records,
+            fmt,
+            predictor,
+            settings,
+            write,
+            errors.write,
+            header=index == 0,
+            remaining_seconds=remaining_seconds,
+        )
         if gzip:
             predictions.write(gzip.flush())
         predictions.complete()
@@ -312,6 +286,61 @@ def score_range(
         ContentType="application/json",
     )
     return {"index": index, "status": manifest["status"]}
+
+
+def score_records(
+    records: Iterator[Record],
+    fmt: TableFormat,
+    predictor: Predictor,
+    settings: Settings,
+    write: Callable[[bytes], None],
+    write_error: Callable[[bytes], None],
+    *,
+    header: bool,
+    remaining_seconds: Callable[[], float] | None = None,
+) -> tuple[Counter[str], Counter[str]]:
+    """Score a range's records in chunks (``BATCH_CHUNK_ROWS``, on ``BATCH_WORKERS`` processes):
+    output bytes to ``write`` (the format's header first when ``header``), one errors-file line
+    per rejected record to ``write_error``. Returns the counts (read, scored, rejected, blank)
+    and the rejections by reason. Also what ``make bench-scale`` runs for each range."""
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+
+    def chunks() -> Iterator[tuple[list[Row], list[str]]]:
+        rows: list[Row] = []
+        for record in records:
+            if isinstance(record, Blank):
+                counts["blank"] += 1
+                continue
+            counts["read"] += 1
+            if isinstance(record, Rejected):
+                counts["rejected"] += 1
+                reasons[record.reason] += 1
+                write_error(_line(record.as_json(counts["read"])))
+                continue
+            rows.append(record)
+            if len(rows) >= settings.batch_chunk_rows:
+                _check_time(remaining_seconds)
+                yield rows, [r.text for r in rows]
+                rows = []
+        if rows:
+            yield rows, [r.text for r in rows]
+
+    if header:
+        write(fmt.header())
+    scorer = make_scorer(predictor, settings.batch_workers)
+    try:
+        for rows, scores in scorer.map(chunks()):
+            write(fmt.encode(rows, scores, predictor.classes))
+            counts["scored"] += len(rows)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(
+            "wrong_encoding",
+            f"the file is not valid UTF-16/UTF-32 ({exc.reason} after {counts['read']} records)",
+        ) from None
+    finally:
+        scorer.close()
+    return counts, reasons
 
 
 def _check_time(remaining_seconds: Any) -> None:
