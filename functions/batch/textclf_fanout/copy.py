@@ -11,12 +11,11 @@ ranged GETs and uploaded (``UploadPart``); such a part holds under 10 MiB. Up to
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-logger = logging.getLogger(__name__)
+from textclf_batch.s3io import S3Upload
 
 MIN_PART: Final = 5 * 1024 * 1024
 MAX_PART: Final = 5 * 1024 * 1024 * 1024
@@ -66,11 +65,12 @@ def part_plan(sizes: list[int], min_part: int = MIN_PART, max_part: int = MAX_PA
     return parts
 
 
-class MultipartCopy:
+class MultipartCopy(S3Upload):
     """An S3 object made of other objects of the same bucket; :meth:`complete` or :meth:`abort`.
 
-    The same interface as :class:`textclf_batch.s3io.S3Upload` (``key``, ``complete(condition)``,
-    ``abort()``), so the single-function path's publishing rule applies to it unchanged.
+    An :class:`textclf_batch.s3io.S3Upload` whose parts come from ``sources`` instead of
+    :meth:`write` calls, so the single-function path's publishing rule (``complete(condition)``,
+    ``abort()``) applies to it unchanged.
     """
 
     def __init__(
@@ -83,14 +83,9 @@ class MultipartCopy:
         metadata: dict[str, str] | None = None,
         min_part: int = MIN_PART,
     ) -> None:
-        self._client = client
-        self._bucket = bucket
-        self.key = key
-        self._content_type = content_type
+        super().__init__(client, bucket, key, content_type, metadata=metadata)
         self._sources = sources
-        self._metadata = metadata or {}
         self._min_part = min_part
-        self._upload_id: str | None = None
         self.bytes_written = sum(size for _, size in sources)
         self.copied_bytes = 0
 
@@ -155,13 +150,3 @@ class MultipartCopy:
         self._upload_id = None
         version = response.get("VersionId")
         return version
-
-    def abort(self) -> None:
-        """Drop the parts uploaded so far; nothing appears under the key."""
-        if self._upload_id is None:
-            return
-        try:
-            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
-        except Exception as exc:  # the bucket's lifecycle rule cleans up what is left
-            logger.warning("could not abort the multipart upload of %s: %s", self.key, exc)
-        self._upload_id = None

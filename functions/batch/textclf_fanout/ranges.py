@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from textclf_batch.formats import Blank, FormatName, Record, Rejected, TableFormat
-from textclf_batch.streams import BLOCK, Readable
+from textclf_batch.streams import BLOCK, Readable, _PeekedStream
 
 JSONL_PREFIX: Final = b"{}\n"
 
@@ -55,27 +55,6 @@ class LineCounter:
         return self.lines + (1 if self._last not in (b"", b"\n", b"\r") else 0)
 
 
-class _Chain(io.RawIOBase):
-    """``prefix`` then the bytes of ``source``, as one raw stream."""
-
-    def __init__(self, prefix: bytes, source: Readable) -> None:
-        self._prefix = prefix
-        self._source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._source.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def prefix_for(kind: FormatName, index: int, header: bytes) -> bytes:
     """The bytes read in front of range ``index`` (none for the first)."""
     if index == 0:
@@ -87,7 +66,8 @@ def prefix_for(kind: FormatName, index: int, header: bytes) -> bytes:
 
 
 def chained(prefix: bytes, source: Readable) -> io.BufferedReader:
-    return io.BufferedReader(_Chain(prefix, source), BLOCK)
+    """``prefix`` then the bytes of ``source``, as one buffered stream."""
+    return io.BufferedReader(_PeekedStream(prefix, source), BLOCK)
 
 
 def range_records(

@@ -436,8 +436,8 @@ def _merge(client: Any, run: _Run, job: dict[str, Any], execution_arn: str) -> B
         raise BatchProcessingError(
             "accounting", f"rows read {run.read} != scored {run.scored} + rejected {run.rejected}"
         )
-    run.predictions, run.errors = cast(S3Upload, predictions), errors
-    run.uploads = [cast(S3Upload, predictions), errors]
+    run.predictions, run.errors = predictions, errors
+    run.uploads = [predictions, errors]
     return run.publish(lambda: _with_run_facts(run.summary("ok"), execution_arn, len(manifests)), None)
 
 
