@@ -27,7 +27,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
 
 settings = get_settings()
 check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
-predictor = get_predictor()
+predictor = get_predictor(settings)
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 
