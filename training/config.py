@@ -336,10 +336,11 @@ def problem(error: ErrorDetails, sources: dict[str, str], config_file: bool = Tr
     if error["type"] == "value_error":  # a cross-field rule: its message is whole
         return message.removeprefix("Value error, ")
     message = message.replace("Input should be", "must be")
-    got = error.get("input")
+    got = repr(error.get("input"))
+    got = got if len(got) <= 80 else got[:77] + "..."
     dashed = key.replace("_", "-")
     origin = flag(key) if where is None or where == "command line" else f"option {dashed!r} in {where}"
-    return f"{origin} {message}, got {got!r}"
+    return f"{origin} {message}, got {got}"
 
 
 def train_config(
