@@ -113,7 +113,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     try:
         options = EvaluateOptions.model_validate({k: v for k, v in vars(args).items() if k != "command"})
     except ValidationError as exc:  # a required option missing: argparse leaves that to the model
-        raise TrainingError("; ".join(problem(e, {}, config_file=False) for e in exc.errors())) from None
+        raise TrainingError(
+            "; ".join(problem(e, {}, config_file=False, model=EvaluateOptions) for e in exc.errors())
+        ) from None
     metrics = evaluate_model_dir(options.model_dir, options.data, options.text_column, options.label_column)
     if options.as_json:
         print(json.dumps(metrics, indent=2, allow_nan=False))

@@ -287,6 +287,11 @@ def load_config(path: Path) -> dict[str, Any]:
     Only the keys are checked here (unknown, command-line-only, set twice); values are
     checked with the command line's by :func:`train_config`.
     """
+    return _read_config(path)[0]
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`load_config`, and how an error names each option (``FILE: option 'time-budget'``)."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except FileNotFoundError:
@@ -300,6 +305,7 @@ def load_config(path: Path) -> dict[str, Any]:
         raise TrainingError(f"{path}: {where} is not a table")
     known = file_keys()
     options: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
         if key in options:
@@ -317,30 +323,64 @@ def load_config(path: Path) -> dict[str, Any]:
                 raise TrainingError(f"{path}: option {raw_key!r} must be a string (a path), got {value!r}")
             value = path.parent / value
         options[key] = value
-    return options
+        names[key] = f"{path}: option {raw_key!r}"
+    return options, names
 
 
 # -- building and validating -------------------------------------------------------------------
 
 
-def problem(error: ErrorDetails, sources: dict[str, str], config_file: bool = True) -> str:
-    """One pydantic error as a sentence naming the option (``--flag`` or its key in ``sources[key]``)."""
+def _constraints(info: FieldInfo) -> dict[str, Any]:
+    """The field's bounds (``ge``, ``gt``, ``le``, ``lt``), also from inside ``Annotated[...] | None``."""
+    found: dict[str, Any] = {}
+    metadata = list(info.metadata)
+    for arg in typing.get_args(info.annotation):
+        if typing.get_origin(arg) is Annotated:
+            for extra in typing.get_args(arg)[1:]:
+                metadata.extend(getattr(extra, "metadata", [extra]))
+    for item in metadata:
+        for bound in ("ge", "gt", "le", "lt"):
+            if getattr(item, bound, None) is not None:
+                found[bound] = getattr(item, bound)
+    return found
+
+
+def _allowed_range(info: FieldInfo) -> str:
+    """``a number from 0 to 1``, ``at least 2``: the whole rule, in words."""
+    c = {k: f"{int(v):,}" if float(v).is_integer() else str(v) for k, v in _constraints(info).items()}
+    if "ge" in c and "le" in c:
+        return f"a number from {c['ge']} to {c['le']}"
+    if "gt" in c and "lt" in c:
+        return f"a number between {c['gt']} and {c['lt']} (exclusive)"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[k]} {v}" for k, v in c.items())
+
+
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+
+
+def problem(
+    error: ErrorDetails,
+    origins: dict[str, str],
+    config_file: bool = True,
+    model: type[BaseModel] = TrainConfig,
+) -> str:
+    """One pydantic error as one line naming the option as given (``--flag``, or the file and key)."""
     loc = error["loc"]
     key = str(loc[0]) if loc else ""
-    where = sources.get(key)
     if error["type"] == "missing":
         if not config_file:
             return f"{flag(key)} is required"
         return f"{flag(key)} is required (on the command line or as `{key}` in the --config file)"
-    message = error["msg"]
     if error["type"] == "value_error":  # a cross-field rule: its message is whole
-        return message.removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be")
+        return error["msg"].removeprefix("Value error, ")
+    message = error["msg"].replace("Input should be", "must be")
+    fields = {option_key(n, f): f for n, f in model.model_fields.items()}
+    if error["type"] in RANGE_ERRORS and key in fields and _allowed_range(fields[key]):
+        message = f"must be {_allowed_range(fields[key])}"
     got = repr(error.get("input"))
     got = got if len(got) <= 80 else got[:77] + "..."
-    dashed = key.replace("_", "-")
-    origin = flag(key) if where is None or where == "command line" else f"option {dashed!r} in {where}"
-    return f"{origin} {message}, got {got}"
+    return f"{origins.get(key, flag(key))} {message}, got {got}"
 
 
 def train_config(
@@ -352,16 +392,16 @@ def train_config(
     with one line naming the option, where it came from and the value.
     """
     values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    origins: dict[str, str] = {}  # key -> how an error names it: its flag, or the file and key
     if config_file is not None:
-        values.update(load_config(config_file))
-        sources.update(dict.fromkeys(values, str(config_file)))
+        values, origins = _read_config(config_file)
     values.update(cli)
-    sources.update(dict.fromkeys(cli, "command line"))
+    for key in cli:
+        origins.pop(key, None)
     try:
         config = TrainConfig.model_validate(values, strict=True)
     except ValidationError as exc:
-        raise TrainingError("; ".join(problem(e, sources) for e in exc.errors())) from None
+        raise TrainingError("; ".join(problem(e, origins) for e in exc.errors())) from None
     if progress is not None and not config.quiet:
         config = config.model_copy(update={"progress": progress})
     return config

@@ -159,12 +159,12 @@ def test_quality_gate_from_a_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("[training]\nmin_accuracy = 'high'\n", "option 'min_accuracy' must be a float or int"),
+        ("[training]\nmin_accuracy = 'high'\n", "option 'min_accuracy' must be a valid number, got 'high'"),
         ("[training]\nlearning_rate = 0.1\n", "unknown option 'learning_rate' in [training]"),
-        ("model = 'bert'\n", "option 'model' must be one of linear-svm, svc-linear, logreg"),
+        ("model = 'bert'\n", "option 'model' must be 'linear-svm', 'svc-linear' or 'logreg', got 'bert'"),
         ("min_accuracy = [\n", "not valid TOML"),
-        ("min_accuracy = 1.5\n", "--min-accuracy must be between 0 and 1"),
-        ("cv_folds = 1\n", "--cv-folds must be at least 2"),
+        ("min_accuracy = 1.5\n", "option 'min_accuracy' must be a number from 0 to 1, got 1.5"),
+        ("cv_folds = 1\n", "option 'cv_folds' must be at least 2, got 1"),
     ],
 )
 def test_bad_config_is_a_one_line_error(tmp_path: Path, content: str, message: str) -> None:

@@ -160,7 +160,7 @@ def wrong_kinds(key: str) -> list[str]:
     return sorted(set(TOML_SCALARS) - right.get(base, {"string"}))  # a Literal: strings (checked below)
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_value_of_the_wrong_type_in_the_file_is_one_line_naming_the_option(
     tmp_path: Path, data: Any
@@ -215,7 +215,7 @@ def test_the_limits_table_is_the_declarations() -> None:
     assert set(LIMITS) == constrained
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_an_out_of_range_number_is_refused_from_either_source(tmp_path: Path, data: Any) -> None:
     key = data.draw(st.sampled_from(sorted(LIMITS)))
@@ -233,7 +233,7 @@ def test_an_out_of_range_number_is_refused_from_either_source(tmp_path: Path, da
     one_line(info.value, key)
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_command_line_value_is_accepted_or_refused_in_one_line(data: Any) -> None:
     """Arbitrary text for any option: a config, or exit 2 with one ``error:`` line; never a traceback."""
@@ -255,7 +255,7 @@ def test_any_command_line_value_is_accepted_or_refused_in_one_line(data: Any) ->
     assert attribute(config, key) is not None
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,24}", fullmatch=True))
 def test_an_unknown_key_in_the_file_is_refused(tmp_path: Path, key: str) -> None:
     normalised = key.replace("-", "_")
