@@ -116,7 +116,13 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise TrainingError(
             "; ".join(problem(e, {}, config_file=False, model=EvaluateOptions) for e in exc.errors())
         ) from None
-    metrics = evaluate_model_dir(options.model_dir, options.data, options.text_column, options.label_column)
+    metrics = evaluate_model_dir(
+        options.model_dir,
+        options.data,
+        options.text_column,
+        options.label_column,
+        options.sklearn_version_policy,
+    )
     if options.as_json:
         print(json.dumps(metrics, indent=2, allow_nan=False))
         return

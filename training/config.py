@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from textclf.settings import SklearnVersionPolicy
 from training.data import MAX_TEXT_CHARS, MAX_TEXT_CHARS_LIMIT
 from training.errors import TrainingError
 from training.gate import DEFAULT_TOLERANCE
@@ -178,6 +179,10 @@ class EvaluateOptions(BaseModel):
         default=None,
         description="column / field with the label",
         json_schema_extra={"metavar": "L", "shown_default": "the one the model was trained with"},
+    )
+    sklearn_version_policy: SklearnVersionPolicy = Field(
+        default="warn",
+        description="a model trained with another scikit-learn version: load it with a warning, or refuse it",
     )
     as_json: bool = Field(default=False, alias="json", description="print the metrics as JSON")
 

@@ -69,7 +69,7 @@ def test_other_sklearn_version_warns_or_refuses(model_copy: Path, clean_env, cap
     with caplog.at_level("WARNING"):
         load_predictor(model_copy, "joblib")
     assert "trained with scikit-learn 0.24.2" in caplog.text
-    with pytest.raises(ModelLoadError, match="SKLEARN_VERSION_POLICY=refuse"):
+    with pytest.raises(ModelLoadError, match="scikit-learn version policy: refuse"):
         load_predictor(model_copy, "joblib", sklearn_version_policy="refuse")
 
 

@@ -227,14 +227,16 @@ def test_evaluate_refuses_unverified_or_mismatched_models(tmp_path: Path, model_
             str(model),
             "--data",
             str(BUNDLED_DATA),
+            "--sklearn-version-policy",
+            "refuse",
         ],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "SKLEARN_VERSION_POLICY": "refuse"},
+        env=os.environ,
     )
     assert refused.returncode == 2 and "trained with scikit-learn 1.0.2" in refused.stderr
-    assert "SKLEARN_VERSION_POLICY=refuse" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "scikit-learn version policy: refuse" in refused.stderr and refused.stderr.count("\n") == 1
 
     other = write(tmp_path / "other.csv", "text,label\nwhere is my refund,refunds\nhello,greeting\n")
     unknown = run_cli("evaluate", "--model-dir", str(model_dir), "--data", str(other))

@@ -6,11 +6,14 @@ contains the other (an empty prefix contains everything), its outputs would trig
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tests.helpers import ROOT
 from textclf.settings import Settings, SettingsError, get_settings
 
 prefixes = st.text(alphabet="ab/", max_size=6)
@@ -51,3 +54,41 @@ def test_settings_are_read_once_and_frozen(clean_env: pytest.MonkeyPatch) -> Non
     with pytest.raises(ValidationError):
         settings.max_text_chars = 10  # type: ignore[misc]
     assert hash(settings) == hash(Settings())  # the predictor cache keys on them
+
+
+# -- who reads the environment ------------------------------------------------------------------
+
+CODE = [ROOT / "layers" / "common" / "python" / "textclf", ROOT / "training", ROOT / "functions"]
+SETTING_NAMES = "|".join(name.upper() for name in Settings.model_fields)
+
+
+def is_handler_module(text: str) -> bool:
+    """A Lambda entry point: it defines (or builds) the module-level ``handler``."""
+    return re.search(r"^\s*(def handler\(|handler = )", text, re.MULTILINE) is not None
+
+
+def test_only_handlers_read_the_settings_from_the_environment() -> None:
+    """Library code takes its policy as arguments: ``get_settings()`` is called by handlers
+    only, and no module reads a serving setting's variable itself."""
+    readers, direct = [], []
+    for folder in CODE:
+        for path in sorted(folder.rglob("*.py")):
+            if path.name == "settings.py" and path.parent.name == "textclf":
+                continue
+            text = path.read_text(encoding="utf-8")
+            if "get_settings()" in text and not is_handler_module(text):
+                readers.append(str(path.relative_to(ROOT)))
+            if re.search(rf"(environ|getenv)\b[^\n]*\b({SETTING_NAMES})\b", text):
+                direct.append(str(path.relative_to(ROOT)))
+    assert not readers, f"library modules read the settings from the environment: {readers}"
+    assert not direct, f"modules read a serving setting's variable directly: {direct}"
+
+
+def test_the_scan_sees_the_handlers() -> None:
+    handlers = [
+        p
+        for folder in CODE
+        for p in folder.rglob("*.py")
+        if "get_settings()" in p.read_text(encoding="utf-8") and p.name != "settings.py"
+    ]
+    assert len(handlers) >= 3 and all(is_handler_module(p.read_text(encoding="utf-8")) for p in handlers)

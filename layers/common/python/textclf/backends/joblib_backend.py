@@ -33,7 +33,7 @@ def check_sklearn_version(manifest: dict[str, Any], policy: SklearnVersionPolicy
         f"this runtime has {sklearn.__version__}: predictions may differ; retrain to match"
     )
     if policy == "refuse":
-        raise ModelLoadError(message + " (SKLEARN_VERSION_POLICY=refuse)")
+        raise ModelLoadError(message + " (scikit-learn version policy: refuse)")
     logger.warning(message)
 
 
