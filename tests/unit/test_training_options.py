@@ -347,3 +347,15 @@ def test_no_environment_variable_reaches_the_options(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv("TEXTCLF_" + key.upper(), str(first))
     config = parse(["--data", str(tmp_path / "d.csv")])
     assert config.model_dump() == TrainConfig(data=tmp_path / "d.csv").model_dump()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ['[project]\nname = "x"\n\n[tool.textclf.training]\n', "[training]\n", ""],
+    ids=["pyproject", "table", "top"],
+)
+def test_the_options_table_may_live_in_pyproject_or_a_file_of_its_own(header: str, tmp_path: Path) -> None:
+    toml = header + "".join(toml_for(key, VALUES[key][0]) for key in sorted(file_keys()))
+    config = with_file(tmp_path, toml)
+    for key in file_keys():
+        assert attribute(config, key) == expected(VALUES[key][0], tmp_path), key
