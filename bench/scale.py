@@ -67,8 +67,8 @@ _STATE: dict[str, Any] = {}
 def _init(model_dir: str) -> None:
     os.environ["MODEL_DIR"] = model_dir
     os.environ["BATCH_WORKERS"] = "1"  # one process per range: N ranges on N processes
-    _STATE["predictor"] = get_predictor()
     _STATE["settings"] = get_settings()
+    _STATE["predictor"] = get_predictor(_STATE["settings"])
 
 
 def score_one(path: str, index: int, start: int, end: int, header_end: int) -> dict[str, Any]:

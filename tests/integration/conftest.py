@@ -23,7 +23,9 @@ from tests.helpers import LambdaContext, load_event, load_function
 STACK = {"AWS::StackName": "textclf-test", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
 STACK["AWS::Partition"] = "aws"
 # what !Ref of the fan-out state machine gives (BatchFunction may start it; tests/integration/test_fanout.py)
-STACK["BatchFanoutStateMachine"] = "arn:aws:states:us-east-1:123456789012:stateMachine:textclf-test-batch-fanout"
+STACK["BatchFanoutStateMachine"] = (
+    "arn:aws:states:us-east-1:123456789012:stateMachine:textclf-test-batch-fanout"
+)
 
 
 def resolve(value: Any, names: dict[str, str]) -> Any:

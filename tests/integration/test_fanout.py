@@ -59,7 +59,7 @@ class Fanout:
         """The single-function path's outputs for the same bytes, under another key."""
         put = self.batch.put(key, body)
         obj = S3Input(self.batch.bucket, key, put["VersionId"], put["ETag"].strip('"'))
-        summary = process_object(self.batch.s3, get_predictor(), obj, get_settings())
+        summary = process_object(self.batch.s3, get_predictor(get_settings()), obj, get_settings())
         assert summary.status == "ok"
 
     def versions(self, prefix: str) -> list[dict[str, Any]]:
@@ -93,14 +93,16 @@ def fanout(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fanout]
         batch.load()
         shim = LambdaShim()
         shim.install(monkeypatch)
-        sys.modules.pop("textclf_fanout.handlers", None)
-        handlers = importlib.import_module("textclf_fanout.handlers")
         calls: list[tuple[str, str, dict[str, Any]]] = []
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
             calls.append((getattr(shim.current, "function", None) or "?", model.name, dict(params)))
 
-        handlers.s3.meta.events.register("provide-client-params.s3.*", record)
+        for step in ("plan_main", "score_main", "publish_main"):  # imported afresh, as Lambda's init does
+            sys.modules.pop(f"textclf_fanout.{step}", None)
+            importlib.import_module(f"textclf_fanout.{step}").s3.meta.events.register(
+                "provide-client-params.s3.*", record
+            )
         yield Fanout(batch, sfn, shim, arn, calls)
         check_step_calls(calls)
     reset_caches()
@@ -264,8 +266,7 @@ def crashing_range(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The range handler, crashing on range 3 (as a bug or a lost worker would)."""
     if event["range"]["index"] == 3:
         raise RangeCrashed("range 3 crashed")
-    handlers = importlib.import_module("textclf_fanout.handlers")
-    result: dict[str, Any] = handlers.score_range(event, context)
+    result: dict[str, Any] = importlib.import_module("textclf_fanout.score_main").handler(event, context)
     return result
 
 
