@@ -20,7 +20,8 @@ try:
 
     from textclf.model import get_predictor
     from textclf.settings import get_settings
-    from textclf_api.http import create_app, create_handler
+    from textclf_api.factory import create_app
+    from textclf_api.gateway import create_handler
     from textclf_api.snapstart import register_before_snapshot, warm_api
 
     logger = Logger()
@@ -29,7 +30,7 @@ try:
     settings = get_settings()
     predictor = get_predictor()
     app = create_app(predictor, settings)
-    lambda_handler = create_handler(app)
+    lambda_handler = create_handler(app, base_path=settings.api_base_path)
     # every log line of a request carries API Gateway's request id (v1 and v2 alike)
     handler = logger.inject_lambda_context(
         lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 from textclf.metrics import emit
 
+# the scope key of a request's RequestMetrics (set in Lambda only: locally nothing is emitted)
+METRICS_KEY = "textclf_api.metrics"
+
 
 @dataclass(slots=True)
 class RequestMetrics:
