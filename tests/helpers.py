@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib
 import importlib.util
 import json
 import sys
@@ -60,7 +61,11 @@ class LambdaContext:
 
 
 # function folder -> its handler module, imported by package name (pytest's pythonpath has the folder)
-FUNCTION_MODULES = {"api": "textclf_api.main", "pre_traffic": "textclf_hook.main"}
+FUNCTION_MODULES = {
+    "api": "textclf_api.main",
+    "batch": "textclf_batch.main",
+    "pre_traffic": "textclf_hook.main",
+}
 
 
 def load_function(name: str) -> ModuleType:

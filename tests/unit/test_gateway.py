@@ -4,7 +4,8 @@ Real event shapes (``tests/events``: HTTP API payload 2.0, REST API payload 1.0,
 custom-domain base paths, base64 bodies) go through Mangum with the custom handlers, in front of a
 small ASGI app that answers with what it received (the scope's path and root path, the body), so
 each test sees exactly what the adapter hands an application; the real app's answers to the same
-events are tested in test_handler.py and test_api_production.py.
+events (a bad base64 body: a 400 problem) are tested in tests/functional (test_handler.py,
+test_api_production.py, test_bad_input.py).
 """
 
 from __future__ import annotations
@@ -217,16 +218,3 @@ def test_the_event_is_not_modified() -> None:
     before = copy.deepcopy(event)
     seen(event, "textclf")
     assert event == before
-
-
-# --- the real app behind the real handler -----------------------------------------------------
-
-
-def test_a_bad_base64_body_is_a_400_problem_from_the_app(api_module: Any) -> None:
-    handler = create_handler(api_module.app)
-    event = load_event("apigw-v2-predict.json", body="not base64!", isBase64Encoded=True)
-    response = handler(event, LambdaContext())
-    assert response["statusCode"] == 400
-    assert header(response, "content-type") == "application/problem+json"
-    problem = json.loads(response["body"])
-    assert problem["type"] == "urn:textclf:problem:undecodable-body" and problem["detail"] == BAD_BASE64

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.cfn import load_template
 from tests.helpers import ROOT
-from tests.unit.test_template import load_template
 from textclf.settings import Settings
 
 TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
@@ -24,7 +24,7 @@ TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
 # which both run: a field read only there, or nowhere yet, is needed by both.
 FUNCTION_SOURCES = {
     "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "schemas.py"],
-    "BatchFunction": [ROOT / "functions" / "batch", TEXTCLF / "batch"],
+    "BatchFunction": [ROOT / "functions" / "batch"],
     "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "smoke.py"],
 }
 

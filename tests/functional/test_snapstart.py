@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import snapshot_restore_py
 
+from tests.cfn import load_template
 from tests.conftest import reset_caches
 from tests.helpers import load_function
-from tests.unit.test_template import load_template
 from textclf_api.snapstart import register_before_snapshot, warm_api
 
 

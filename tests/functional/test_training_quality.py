@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.functional.test_training import run_cli, write
 from tests.helpers import BUNDLED_DATA
-from tests.unit.test_training import run_cli, write
 from textclf.manifest import model_version, sha256_file
 from textclf.model import load_predictor
 from textclf.smoke import SMOKE_FILE
