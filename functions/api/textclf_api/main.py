@@ -22,6 +22,8 @@ try:
     from textclf.settings import get_settings
     from textclf_api.factory import create_app
     from textclf_api.gateway import create_handler
+    from textclf_api.metrics import BUFFER as metrics_buffer
+    from textclf_api.metrics import flush_at_shutdown
     from textclf_api.snapstart import register_before_snapshot, warm_api
 
     logger = Logger()
@@ -35,7 +37,16 @@ try:
     handler = logger.inject_lambda_context(
         lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP
     )
-    register_before_snapshot(lambda: warm_api(lambda_handler))
+    # the metrics of several requests go out as one record (textclf_api.metrics: when, and what
+    # a container stopped without notice loses)
+    metrics_buffer.max_requests = settings.metrics_flush_requests
+    flush_at_shutdown(metrics_buffer)
+
+    def before_snapshot() -> None:
+        warm_api(lambda_handler)
+        metrics_buffer.flush()  # written now, not copied into every restored environment
+
+    register_before_snapshot(before_snapshot)
 finally:
     # Everything built so far lives as long as the container: move it out of the
     # collector's reach so later collections scan only per-request garbage (lower p99).
