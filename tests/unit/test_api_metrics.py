@@ -187,10 +187,13 @@ def test_any_traffic_is_written_whole_within_the_limits(
     clock = Clock()
     out: list[tuple[dict[str, Any], tuple[str, str] | None, int | None]] = []
     buffer = MetricsBuffer(max_requests=size, clock=clock)
-    original = metrics.emit
-    metrics.emit = lambda values, dimension=None, timestamp_ms=None: out.append(  # type: ignore[assignment]
-        ({k: list(v) for k, v in values.items()}, dimension, timestamp_ms)
-    )
+    original = metrics.record
+
+    def keep(values: Any, dimension: Any = None, timestamp_ms: int | None = None) -> str:
+        out.append(({k: list(v) for k, v in values.items()}, dimension, timestamp_ms))
+        return ""
+
+    metrics.record = keep  # type: ignore[assignment]
     try:
         expected = {"Predictions": 0, "Problems": 0, "Failures": 0}
         minutes: dict[int, int] = {}
@@ -206,7 +209,7 @@ def test_any_traffic_is_written_whole_within_the_limits(
                 assert buffer.pending == 0
         buffer.flush()
     finally:
-        metrics.emit = original  # type: ignore[assignment]
+        metrics.record = original  # type: ignore[assignment]
     totals = {"Predictions": 0, "Problems": 0, "Failures": 0}
     per_minute: dict[int, int] = {}
     for values, _, timestamp in out:

@@ -1,5 +1,5 @@
 """The prediction API's CloudWatch metrics, as EMF records through the shared writer
-(:func:`textclf.metrics.emit`: namespace, ``service`` dimension, units).
+(:func:`textclf.metrics.record`: namespace, ``service`` dimension, units).
 
 What a request records (none for /health, /docs and the other routes that neither predict nor fail):
 
@@ -43,13 +43,14 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from textclf.metrics import MAX_VALUES, emit, enabled
+from textclf.metrics import MAX_VALUES, enabled, record
 
 # the scope key of a request's RequestMetrics (set in Lambda only: locally nothing is emitted)
 METRICS_KEY = "textclf_api.metrics"
@@ -111,10 +112,15 @@ class MetricsBuffer:
             self.flush()
 
     def flush(self) -> None:
-        """Write every held record (one EMF line each) and empty the buffer."""
+        """Write every held record (one EMF line each, all in one write) and empty the buffer."""
         records, self._records, self._requests = self._records, {}, 0
-        for (_, dimension), values in records.items():
-            emit(values, dimension, timestamp_ms=self._timestamp_ms)
+        if records and enabled():
+            sys.stdout.write(
+                "".join(
+                    record(values, dimension, self._timestamp_ms)
+                    for (_, dimension), values in records.items()
+                )
+            )
 
 
 BUFFER = MetricsBuffer()  # the container's; main.py sets its size from METRICS_FLUSH_REQUESTS

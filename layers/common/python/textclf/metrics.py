@@ -76,13 +76,22 @@ def emit(
     """
     if not values or _config["disabled"]:
         return
+    sys.stdout.write(record(values, extra_dimension, timestamp_ms))
+
+
+def record(
+    values: Mapping[str, float | Sequence[float]],
+    extra_dimension: tuple[str, str] | None = None,
+    timestamp_ms: int | None = None,
+) -> str:
+    """The EMF line :func:`emit` writes (newline included), for writing several in one call."""
     head = _head(tuple(values), extra_dimension[0] if extra_dimension else None)
     line = head % (int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
     if extra_dimension:
         line += _member(*extra_dimension)
     for name, value in values.items():
         line += _key(name) + _value(value)
-    sys.stdout.write(line + "}\n")
+    return line + "}\n"
 
 
 def enabled() -> bool:
