@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
-from textclf.manifest import read_manifest
+from textclf.manifest import Manifest, read_manifest
 from textclf.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Predictor(Protocol):
     def classes(self) -> tuple[str, ...]: ...
 
     @property
-    def manifest(self) -> dict[str, Any]: ...
+    def manifest(self) -> Manifest: ...
 
     @property
     def backend(self) -> str: ...
@@ -57,20 +57,20 @@ class ScoreMatrixPredictor:
 
     backend = "base"
 
-    def __init__(self, manifest: dict[str, Any], classes: tuple[str, ...]) -> None:
+    def __init__(self, manifest: Manifest, classes: tuple[str, ...]) -> None:
         self._manifest = manifest
         self._classes = classes
 
     @property
     def version(self) -> str:
-        return str(self._manifest["version"])
+        return self._manifest.version
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self._classes
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self._manifest
 
     def score_matrix(self, texts: Sequence[str]) -> Any:
@@ -92,10 +92,10 @@ class ScoreMatrixPredictor:
 class Backend(Protocol):
     """A way to turn a model folder into a :class:`Predictor`."""
 
-    def __call__(self, model_dir: Path, manifest: dict[str, Any]) -> Predictor: ...
+    def __call__(self, model_dir: Path, manifest: Manifest) -> Predictor: ...
 
 
-# name in manifest["backends"] -> "module:attribute" of its loader; imported lazily so
+# name in the manifest's backends -> "module:attribute" of its loader; imported lazily so
 # that a lean deployment never imports scikit-learn.
 BACKENDS: dict[str, str] = {
     "lean": "textclf.backends.lean:load",
@@ -119,9 +119,10 @@ def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
     check stops loading: no fallback serves a tampered model folder.
     """
     manifest = read_manifest(model_dir)
-    available = [name for name in PREFERENCE if name in manifest["backends"]]
+    listed = manifest.backends.names()
+    available = [name for name in PREFERENCE if name in listed]
     if backend != "auto":
-        if backend not in manifest["backends"] or backend not in BACKENDS:
+        if backend not in listed or backend not in BACKENDS:
             raise ModelLoadError(f"model in {model_dir} has no {backend!r} backend")
         return _backend(backend)(model_dir, manifest)
     if not available:

@@ -16,20 +16,20 @@ import numpy as np
 import sklearn
 
 from textclf.errors import ModelLoadError
-from textclf.manifest import verify_files
+from textclf.manifest import Manifest, score_kind, verify_files
 from textclf.model import ScoreMatrixPredictor
 from textclf.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
-def check_sklearn_version(manifest: dict[str, Any], policy: str) -> None:
+def check_sklearn_version(manifest: Manifest, policy: str) -> None:
     """Warn about (or refuse) a model trained with a different scikit-learn."""
-    trained = manifest.get("libraries", {}).get("scikit-learn")
+    trained = (manifest.libraries or {}).get("scikit-learn")
     if trained is None or trained == sklearn.__version__:
         return
     message = (
-        f"model {manifest.get('version')} was trained with scikit-learn {trained}, "
+        f"model {manifest.version} was trained with scikit-learn {trained}, "
         f"this runtime has {sklearn.__version__}: predictions may differ; retrain to match"
     )
     if policy == "refuse":
@@ -42,10 +42,11 @@ class JoblibPredictor(ScoreMatrixPredictor):
 
     backend = "joblib"
 
-    def __init__(self, pipeline: Any, manifest: dict[str, Any]) -> None:
+    def __init__(self, pipeline: Any, manifest: Manifest) -> None:
         super().__init__(manifest, tuple(str(c) for c in pipeline.classes_))
         self._pipeline = pipeline
-        self._proba = hasattr(pipeline, "predict_proba") and manifest.get("score_kind") != "decision"
+        # probabilities when the pipeline has them, unless the manifest says it serves decisions
+        self._proba = score_kind(pipeline) == "probability" and manifest.score_kind != "decision"
 
     @property
     def pipeline(self) -> Any:
@@ -62,10 +63,12 @@ class JoblibPredictor(ScoreMatrixPredictor):
         return raw
 
 
-def load(model_dir: Path, manifest: dict[str, Any]) -> JoblibPredictor:
+def load(model_dir: Path, manifest: Manifest) -> JoblibPredictor:
     """Verify and load ``model.joblib`` from ``model_dir``."""
-    spec = manifest["backends"].get("joblib", {})
-    name = spec.get("file", "model.joblib")
+    entry = manifest.backends.joblib
+    if entry is None:
+        raise ModelLoadError(f"model in {model_dir} has no 'joblib' backend")
+    name = entry.file
     verify_files(model_dir, manifest, [name])
     check_sklearn_version(manifest, get_settings().sklearn_version_policy)
     try:
