@@ -45,8 +45,8 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from textclf.errors import TextClfError
-from textclf.manifest import MANIFEST_NAME, Manifest, sha256_file, verify_files
+from textclf.errors import IntegrityError, TextClfError
+from textclf.manifest import MANIFEST_NAME, Manifest, sha256_file
 from training.data import feature_key
 
 Metric = Literal["macro_f1", "accuracy"]
@@ -96,8 +96,10 @@ def _seen(model_dir: Path, manifest: Manifest, texts: Sequence[str]) -> np.ndarr
     spec = (manifest.data or {}).get("training_rows")
     if not isinstance(spec, dict) or spec.get("file") != ROWS_FILE or manifest.reports is None:
         return None
-    verify_files(model_dir, manifest, [ROWS_FILE], listing="reports")
     path = model_dir / ROWS_FILE
+    listed = manifest.reports.get(ROWS_FILE)
+    if listed is None or not path.is_file() or sha256_file(path) != listed.sha256:
+        raise IntegrityError(f"{path} is missing or does not match its manifest hash")
     known = np.frombuffer(path.read_bytes(), dtype=">u8").astype(np.uint64)
     return np.isin(row_hashes(texts, exact=spec.get("hash") == ROWS_HASH_EXACT), known)
 

@@ -53,8 +53,10 @@ def model_version(file_hashes: dict[str, str]) -> str:
 
 
 class _Strict(BaseModel):
+    # defer_build: a model's validator is built when first used, and the outermost model builds its
+    # parts' schemas with its own, so a cold start pays for the validators it uses, once.
     # strict: a hand-edited "bytes": "12" or "classes": [1, 2] is refused, not converted
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class FileEntry(_Strict):
@@ -95,7 +97,7 @@ class Backends(BaseModel):
     """The ways the folder can be served. Names this code does not know (from a later
     training) are kept, so the loader can say it knows none of them."""
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
     joblib: JoblibBackend | None = None
     lean: LeanBackend | None = None
@@ -116,7 +118,7 @@ class Manifest(BaseModel):
     rendered from them); serving passes them on unread. Other keys are kept as written.
     """
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=False)
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
     format_version: Literal[1] = FORMAT_VERSION
     version: str = Field(min_length=1)
@@ -151,7 +153,7 @@ class Manifest(BaseModel):
         if found != FORMAT_VERSION or type(found) is not int:
             raise ManifestError(
                 f"{where} is manifest format {found!r}; this textclf reads format {FORMAT_VERSION}: "
-                f"{RETRAIN_HINT} to write it again"
+                f"{RETRAIN_HINT}, or serve it with the textclf release that wrote it"
             )
         try:
             return cls.model_validate(value)
@@ -189,16 +191,15 @@ def read_manifest(model_dir: Path) -> Manifest:
     return Manifest.parse(value, str(path))
 
 
-def verify_files(model_dir: Path, manifest: Manifest, names: list[str], listing: str = "files") -> None:
-    """Check each named file against the SHA-256 recorded in the manifest's ``files``
-    (or ``reports``, with ``listing="reports"``); :class:`IntegrityError` on any mismatch.
+def verify_files(model_dir: Path, manifest: Manifest, names: list[str]) -> None:
+    """Check each named file against the SHA-256 recorded in the manifest's ``files``;
+    :class:`IntegrityError` on any mismatch.
 
     Run before anything is deserialised, so that only files written by our own
     training build are ever loaded (a pickle can execute code).
     """
-    files = manifest.files if listing == "files" else manifest.reports or {}
     for name in names:
-        entry = files.get(name)
+        entry = manifest.files.get(name)
         if entry is None:
             raise IntegrityError(f"{name} is not listed in the manifest of {model_dir}")
         path = model_dir / name
