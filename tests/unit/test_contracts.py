@@ -250,7 +250,7 @@ def paths(value: object, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 ALL_PATHS = paths(manifest_record())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(ALL_PATHS), json_values)
 def test_any_edit_is_read_or_refused_with_a_manifest_error(path: tuple[Any, ...], value: object) -> None:
     """Whatever a hand edit puts anywhere, reading ends in a Manifest or one ManifestError line."""
