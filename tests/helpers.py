@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib
 import importlib.util
 import json
 import sys
@@ -59,8 +60,20 @@ class LambdaContext:
         return 300_000
 
 
+# function folder -> its handler module, imported by package name (pytest's pythonpath has the folder)
+FUNCTION_MODULES = {
+    "api": "textclf_api.main",
+    "batch": "textclf_batch.main",
+    "pre_traffic": "textclf_hook.main",
+}
+
+
 def load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` afresh as module ``<name>_app``."""
+    """Import the handler module of ``functions/<name>/`` afresh (it reads the environment at
+    import): its package's ``main`` module, or a top-level ``app.py`` as module ``<name>_app``."""
+    if name in FUNCTION_MODULES:
+        sys.modules.pop(FUNCTION_MODULES[name], None)
+        return importlib.import_module(FUNCTION_MODULES[name])
     path = ROOT / "functions" / name / "app.py"
     module_name = f"{name}_app"
     sys.modules.pop(module_name, None)
