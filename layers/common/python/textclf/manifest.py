@@ -167,9 +167,14 @@ def describe(exc: ValidationError, most: int = 3) -> str:
     missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing" and len(e["loc"]) == 1]
     if missing:
         return f"missing keys {', '.join(missing)}"
-    parts = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in errors[:most]]
+    parts = [f"{_one_line('.'.join(map(str, e['loc']))) or 'value'}: {e['msg']}" for e in errors[:most]]
     more = f" (and {len(errors) - most} more)" if len(errors) > most else ""
     return "invalid " + "; ".join(parts) + more
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (a key may hold them)."""
+    return "".join(repr(c)[1:-1] if not c.isprintable() and c != " " else c for c in text)
 
 
 def read_manifest(model_dir: Path) -> Manifest:
