@@ -114,7 +114,7 @@ def check_runtime(raw: object, name: str) -> None:
     found = raw.get("format") if isinstance(raw, dict) else None
     if found != FORMAT:
         raise BackendUnavailableError(
-            f"{name} has format {found!r}; this runtime reads {FORMAT} ({RETRAIN_HINT} to export it again)"
+            f"{name} has format {found!r}; this runtime reads {FORMAT}: {RETRAIN_HINT} to export it again"
         )
     assert isinstance(raw, dict)
     python = "{}.{}".format(*sys.version_info[:2])
