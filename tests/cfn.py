@@ -1,6 +1,7 @@
-"""template.yaml as CloudFormation would deploy it: SAM's own transform (the aws-sam-translator
-that ``sam deploy`` runs) for given parameter values, then conditions, ``Fn::If``,
-``AWS::NoValue`` and parameter ``Ref``s resolved, so tests assert the concrete resources."""
+"""template.yaml for tests: as written (``load_template``, short-form tags kept as data; ``long_form``,
+as ``sam build`` writes it), and as CloudFormation would deploy it (``deployed``: SAM's own transform,
+the aws-sam-translator that ``sam deploy`` runs, for given parameter values, then conditions,
+``Fn::If``, ``AWS::NoValue`` and parameter ``Ref``s resolved, so tests assert the concrete resources)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from functools import cache
 from typing import Any
 
+import yaml
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
@@ -16,6 +18,39 @@ from scripts.sam_local_template import evaluate
 from tests.helpers import ROOT
 
 _NO_VALUE = object()
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as plain data."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_Loader.add_multi_constructor("!", _any_tag)
+
+
+def load_template() -> dict[str, Any]:
+    """template.yaml as written, short-form tags (``!Ref x``) as one-key dicts (``{'Ref': 'x'}``)."""
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+
+
+def long_form(node: Any) -> Any:
+    """The template as ``sam build`` writes it: ``!If`` becomes ``Fn::If``, ``!Ref`` stays ``Ref``."""
+    if isinstance(node, dict):
+        if len(node) == 1:
+            (key, value), *_ = node.items()
+            if key in {"If", "Equals", "Sub", "GetAtt", "Not", "And", "Or"}:
+                return {f"Fn::{key}": long_form(value)}
+        return {k: long_form(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [long_form(v) for v in node]
+    return node
 
 
 class _NoPolicies:

@@ -49,7 +49,7 @@ START_TIMEOUT = 300
 
 def template_variables() -> set[str]:
     """Every environment variable the template sets on a function (Globals and per function)."""
-    from tests.unit.test_template import load_template
+    from tests.cfn import load_template
 
     template = load_template()
     names = set(template["Globals"]["Function"].get("Environment", {}).get("Variables", {}))

@@ -16,9 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.cfn import load_template
 from tests.conftest import reset_caches
 from tests.helpers import LambdaContext, load_event, load_function
-from tests.unit.test_template import load_template
 
 STACK = {"AWS::StackName": "textclf-test", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
 STACK["AWS::Partition"] = "aws"

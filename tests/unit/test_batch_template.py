@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.test_template import load_template
+from tests.cfn import load_template
 from textclf.settings import Settings
 from textclf_batch.formats import SUFFIXES
 

@@ -12,9 +12,8 @@ import pytest
 from scripts import sam_local
 from scripts.sam_local_template import load_template as cfn_template
 from scripts.sam_local_template import resolve_conditions
+from tests.cfn import load_template, long_form
 from tests.helpers import ROOT
-from tests.unit.test_sam_local_template import long_form
-from tests.unit.test_template import load_template
 
 # ------------------------------------------------------------- environment ----
 

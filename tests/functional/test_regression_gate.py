@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.test_training import run_cli, write
+from tests.functional.test_training_quality import FAST, tree_snapshot
 from tests.helpers import BUNDLED_DATA
-from tests.unit.test_training import run_cli, write
-from tests.unit.test_training_quality import FAST, tree_snapshot
 from training.errors import QualityGateError
 from training.evaluation import trained_columns
 from training.gate import GateOptions, check_regression, majority_baseline, scores

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.functional.test_training import run_cli, write
 from tests.helpers import BUNDLED_DATA
-from tests.unit.test_training import run_cli, write
 from textclf.manifest import model_version, sha256_file
 from textclf.model import load_predictor
-from textclf.rollout import SMOKE_FILE
+from textclf.smoke import SMOKE_FILE
 from training import train as train_module
 from training.pipeline import FAMILIES
 from training.report import CONFUSION_PLOT, MODEL_CARD, ROC_PLOT
