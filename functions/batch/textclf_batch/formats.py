@@ -519,7 +519,6 @@ class JsonLinesFormat:
         self._text_field = text_field
         self._max_chars = max_text_chars
         self._max_line_bytes = max_line_bytes
-        self._decoder = json.JSONDecoder()
 
     def records(self, text: io.TextIOWrapper) -> Iterator[Record]:
         numbered = enumerate(physical_lines(text, self._max_line_bytes), start=1)

@@ -261,7 +261,7 @@ def _client_error_code(exc: Exception) -> str | None:
     return None
 
 
-class _Run:
+class _ObjectScoring:
     """State of one object's scoring: uploads, counters, and the summary they produce."""
 
     def __init__(
@@ -369,7 +369,7 @@ class _Run:
                 "or split the file",
             )
 
-    def make_format(self, name: Any) -> TableFormat:
+    def make_format(self, name: FormatName) -> TableFormat:
         delimiter = self.settings.csv_delimiter
         return make_format(
             name,
@@ -594,7 +594,7 @@ def process_object(
     when they can and raise :class:`BatchProcessingError`, so that Lambda retries the event.
     """
     settings = settings or get_settings()
-    run = _Run(client, predictor, obj, settings, remaining_seconds)
+    run = _ObjectScoring(client, predictor, obj, settings, remaining_seconds)
     response: dict[str, Any] | None = None
     try:
         current = run.current()

@@ -45,8 +45,6 @@ class ChunkScorer(Protocol):
 class InlineScorer:
     """Scores in the calling process (one vCPU, or parallelism switched off)."""
 
-    workers = 1
-
     def __init__(self, predictor: Predictor) -> None:
         self._predictor = predictor
 
