@@ -14,7 +14,6 @@ from textclf_batch.process import (
     ReaderSettings,
     RowCounts,
     S3Input,
-    check_prefixes,
     output_keys,
     process_object,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "RowCounts",
     "S3Input",
     "UnreadableFileError",
-    "check_prefixes",
     "output_keys",
     "process_object",
 ]
