@@ -12,11 +12,15 @@ import logging
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
 from textclf.manifest import Manifest, read_manifest
 from textclf.settings import Settings, SklearnVersionPolicy
+
+if TYPE_CHECKING:  # NumPy is the backends' import; this module needs it only for annotations
+    import numpy as np
+    import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ class Predictor(Protocol):
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Score texts; one :class:`Prediction` per text, in order."""
+        ...
+
+    def score_matrix(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The scores of ``texts`` as one NumPy array of shape (n_texts, n_classes), columns in
+        ``classes`` order: what :meth:`predict` reads its labels and scores from (the first
+        highest score wins), for callers that keep scores as a matrix (S3 batch scoring)."""
         ...
 
 
