@@ -25,6 +25,6 @@ def model_router(predictor: Predictor) -> APIRouter:
 
     @router.get("/model", summary="The model's manifest: classes, metrics, version")
     async def model() -> dict[str, Any]:
-        return predictor.manifest
+        return predictor.manifest.to_json()
 
     return router
