@@ -197,7 +197,12 @@ def test_score_kind_and_file_hash_are_computed_in_one_place(tmp_path: Path) -> N
 
 names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    # JSON has no infinity or NaN (dumps refuses them: see below)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
@@ -354,3 +359,11 @@ def test_a_lean_spec_of_another_format_makes_the_backend_unavailable(found: obje
         check_runtime({**lean_record(), "format": found}, "lean.json")
     message = str(caught.value)
     assert f"format {found!r}" in message and f"reads {FORMAT}" in message and "make train" in message
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_record_holding_a_non_finite_float_is_refused_not_written_as_null(value: float) -> None:
+    record = {"version": "v", "classes": ["a"], "files": {}, "backends": {}, "metrics": {"x": value}}
+    manifest = Manifest.model_validate(record)
+    with pytest.raises(ValueError):
+        manifest.dumps()

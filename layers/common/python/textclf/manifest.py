@@ -137,8 +137,10 @@ class Manifest(BaseModel):
     data: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object as written (fields never given are left out)."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        """The JSON object as written (fields never given are left out). Floats stay floats:
+        an infinite or NaN value in a record is refused by :meth:`dumps` (JSON has none),
+        never turned into ``null``."""
+        return self.model_dump(mode="python", exclude_unset=True)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n"
