@@ -39,5 +39,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         summary = steps.record_failure(s3, predictor, event, settings, event["execution_arn"])
     else:
         summary = steps.merge(s3, predictor, event, settings, event["execution_arn"])
-    emit_batch_file(summary.document)
-    return {k: summary.document.get(k) for k in ("status", "outputs", "rows", "error")}
+    emit_batch_file(summary)
+    return summary.result()

@@ -3,7 +3,7 @@
 ``plan`` -> the Distributed Map runs ``score_range`` once per range -> ``merge`` (or, when a
 step failed after its retries, ``record_failure``). Everything a run writes before publishing
 lives under ``<WORK_PREFIX><job>/`` (``job``: the execution name, see :mod:`.route`); the merge
-publishes through the single-function path's rule (:class:`textclf_batch.process._Run`: the
+publishes through the single-function path's rule (:class:`textclf_batch.process._ObjectScoring`: the
 version check, conditional writes, a failed run withdrawing the predictions) and then deletes
 the work objects (every version: the bucket is versioned).
 
@@ -20,13 +20,22 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any, cast
 
 from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
 from textclf_batch.formats import Blank, Record, Rejected, Row, TableFormat, format_for_key
-from textclf_batch.process import TIME_MARGIN_SECONDS, BatchSummary, S3Input, _client_error_code, _Run
+from textclf_batch.process import (
+    TIME_MARGIN_SECONDS,
+    BatchSummary,
+    FileError,
+    S3Input,
+    _client_error_code,
+    _ObjectScoring,
+)
 from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import make_scorer
 from textclf_batch.streams import GzipWriter, open_binary, open_text
@@ -112,7 +121,7 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
     ``superseded`` or ``skipped`` (the single-function path's meanings: nothing is written).
     """
     obj = _target(event)
-    run = _Run(client, cast(Predictor, None), obj, settings, None)
+    run = _ObjectScoring(client, cast(Predictor, None), obj, settings, None)
     current = run.current()
     if not current:
         return {"status": "superseded" if current is False else "skipped"}
@@ -198,7 +207,7 @@ def score_range(
     obj = _target(job)
     index, start, end = int(item["index"]), int(item["start"]), int(item["end"])
     out_key, errors_key, manifest_key = _range_keys(job, index)
-    run = _Run(client, predictor, obj, settings, None)
+    run = _ObjectScoring(client, predictor, obj, settings, None)
     info: dict[str, Any] = {}
     uploads: list[S3Upload] = []
     counter: LineCounter | None = None
@@ -355,10 +364,22 @@ def _check_time(remaining_seconds: Any) -> None:
 # -- merge and publish ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class FanoutSummary(BatchSummary):
+    """A fanned-out file's summary: the single-function one plus the run (execution, ranges)."""
+
+    execution_arn: str = ""
+    ranges: int = 0
+
+    def document(self) -> dict[str, Any]:
+        document = BatchSummary.document(self)
+        document["fanout"] = {"execution_arn": self.execution_arn, "ranges": self.ranges}
+        return document
+
+
 def _with_run_facts(summary: BatchSummary, execution_arn: str, ranges: int) -> BatchSummary:
-    document = dict(summary.document)
-    document["fanout"] = {"execution_arn": execution_arn, "ranges": ranges}
-    return BatchSummary(summary.status, document)
+    fields = {f.name: getattr(summary, f.name) for f in dataclass_fields(BatchSummary)}
+    return FanoutSummary(**fields, execution_arn=execution_arn, ranges=ranges)
 
 
 class IncompleteRunError(BatchProcessingError):
@@ -389,28 +410,32 @@ def merge(
     them and the summary under the single-function path's version rule, delete the work objects."""
     job = event["job"]
     obj = _target(job)
-    run = _Run(client, predictor, obj, settings, None)
+    run = _ObjectScoring(client, predictor, obj, settings, None)
     result = _merge(client, run, job, execution_arn)
     delete_work(client, obj.bucket, job["work"])  # not on an exception: a retry needs them
     return result
 
 
-def _merge(client: Any, run: _Run, job: dict[str, Any], execution_arn: str) -> BatchSummary:
+def _merge(client: Any, run: _ObjectScoring, job: dict[str, Any], execution_arn: str) -> BatchSummary:
     obj = run.obj
     manifests = _manifests(client, job)
     failed = next((m for m in manifests if m["status"] != "ok"), None)
-    run.input_info.update(size=job["size"])
+    run.input = replace(run.input, size=job["size"])
     if failed is not None:
-        error = failed["error"]
+        error = FileError(failed["error"]["reason"], failed["error"]["message"])
         result = run.publish(
             lambda: _with_run_facts(run.summary("failed", error), execution_arn, len(manifests)),
-            _line({"line": None, **error}),
+            _line({"line": None, **error.as_json()}),
         )
         return result
     info = manifests[0]["info"]
-    run.input_info.update({k: info[k] for k in ("format", "compressed", "encoding") if k in info})
-    if "delimiter" in info:
-        run.input_info["delimiter"] = info["delimiter"]
+    run.input = replace(
+        run.input,
+        format=info["format"],
+        compressed=info["compressed"],
+        encoding=info.get("encoding"),
+        delimiter=info.get("delimiter"),
+    )
     fmt = run.make_format(info["format"])
     meta = run.metadata()
     content_type = "application/gzip" if info["compressed"] else fmt.content_type
@@ -449,17 +474,17 @@ def record_failure(
     failure = event.get("failure") or {}
     state = event["input"]  # the execution's state when the step failed
     job = ((state.get("planned") or {}).get("plan") or {}).get("job") or state
-    run = _Run(client, predictor, _target(job), settings, None)
+    run = _ObjectScoring(client, predictor, _target(job), settings, None)
     step_error = str(failure.get("Error") or "States.Runtime")
-    error = {
-        "reason": "fanout_failed",
-        "message": f"a step of the fanned-out run failed after its retries ({step_error}); nothing was "
+    error = FileError(
+        "fanout_failed",
+        f"a step of the fanned-out run failed after its retries ({step_error}); nothing was "
         "published. The execution's history names the step",
-    }
+    )
     try:
         return run.publish(
             lambda: _with_run_facts(run.summary("failed", error), execution_arn, int(job.get("ranges", 0))),
-            _line({"line": None, **error}),
+            _line({"line": None, **error.as_json()}),
         )
     finally:
         delete_work(client, job["bucket"], job.get("work") or work_prefix(settings, event["job_id"]))

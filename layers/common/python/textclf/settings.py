@@ -54,6 +54,15 @@ class Settings(BaseSettings):
             "provider (e.g. the ADOT Lambda layer). Off, requests skip its per-request checks."
         ),
     )
+    metrics_flush_requests: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description=(
+            "The API writes its metrics (EMF) once every this many requests, one record per shape; "
+            "sooner for a failure, a new minute or shutdown. 1 writes every request's line at once."
+        ),
+    )
     api_base_path: str = Field(
         default="",
         pattern=r"^/?([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?/?$",
