@@ -11,7 +11,8 @@ Two modes, for the given parameter values (template defaults, then ``Name=Value`
 
 - ``--source TEMPLATE OUTPUT``: the source template with every ``Fn::If`` resolved, the
   resources whose ``Condition`` is false removed (with ``Outputs``, which ``sam local`` never
-  reads), and ``CodeUri``/``ContentUri`` made relative to OUTPUT's folder. ``make local-template``
+  reads), and ``CodeUri``/``ContentUri``/``DefinitionUri`` made relative to OUTPUT's folder.
+  ``make local-template``
   builds it with ``sam build --cached``, so only what changed is rebuilt and a lean model never
   builds the scikit-learn layer. OUTPUT is rewritten only when its content changes, so Make can
   use it as a prerequisite.
@@ -147,10 +148,11 @@ def resolve_conditions(template: dict[str, Any], overrides: dict[str, str]) -> d
 
 
 def relocate(template: dict[str, Any], source_dir: Path, output_dir: Path) -> dict[str, Any]:
-    """``template`` with relative CodeUri/ContentUri paths rewritten for a copy in ``output_dir``."""
+    """``template`` with relative CodeUri/ContentUri/DefinitionUri paths rewritten for a copy in
+    ``output_dir``."""
     for resource in (template.get("Resources") or {}).values():
         props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
             uri = props.get(key)
             if isinstance(uri, str) and "://" not in uri and not os.path.isabs(uri):
                 target = os.path.relpath((source_dir / uri).resolve(), output_dir.resolve())
