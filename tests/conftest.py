@@ -10,9 +10,18 @@ from types import ModuleType
 import pytest
 
 from tests.helpers import BUNDLED_DATA, SHARED_DATASETS, load_function
+from tests.tiers import tier_of
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 from training.train import TrainConfig, train
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the folder it is in (``pytest -m "unit or functional"``)."""
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is not None:
+            item.add_marker(tier)
 
 
 def reset_caches() -> None:
