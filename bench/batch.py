@@ -3,7 +3,7 @@
 Each size is a CSV of real texts (the bundled dataset, plus ../shared/datasets when
 present) with an id column. The file is uploaded to a moto server on 127.0.0.1
 (a separate process, so S3's own memory is not counted), then a fresh Python
-process imports ``functions/batch/app.py`` and invokes its handler with an S3 put
+process imports the batch handler (``textclf_batch.main``) and invokes it with an S3 put
 event, exactly as Lambda would, and reports rows/s and peak RSS (its own, and the
 largest scoring worker's). The baseline is a single-process scikit-learn
 ``pipeline.predict`` on the same texts, measured in the same run.
@@ -158,7 +158,7 @@ def run_child(
 
 def use_old_reader() -> None:
     """Swap the CSV reader of before issue 12 (bench/old_batch_reader.py) into the batch function."""
-    import textclf.batch.process as process
+    import textclf_batch.process as process
     from bench.old_batch_reader import OldCsvFormat, physical_lines
 
     class Old(OldCsvFormat):
@@ -175,19 +175,16 @@ def use_old_reader() -> None:
 
 def child(key: str, part_mib: int, reader: str = "new") -> None:
     """Inside the measured process: import the function, invoke it once, print a JSON report."""
-    import importlib.util
+    import importlib
     import resource
 
-    sys.path[:0] = [str(ROOT / "layers" / "common" / "python"), str(ROOT)]
-    import textclf.batch.s3io as s3io
+    sys.path[:0] = [str(ROOT / p) for p in ("layers/common/python", "functions/batch", ".")]
+    import textclf_batch.s3io as s3io
 
     s3io.PART_SIZE = part_mib * 1024 * 1024
     if reader == "old":
         use_old_reader()
-    spec = importlib.util.spec_from_file_location("batch_app", ROOT / "functions" / "batch" / "app.py")
-    assert spec and spec.loader
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = importlib.import_module("textclf_batch.main")
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     head = app.s3.head_object(Bucket=BUCKET, Key=key)

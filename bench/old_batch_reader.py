@@ -3,6 +3,7 @@
 ``bench/batch.py --reader old`` runs the real handler with this reader swapped in, so
 the S3 path's throughput can be compared with the current reader in the same run.
 Copied unchanged from ``textclf/batch/formats.py`` and ``streams.py`` at commit 7139f34
+(now ``functions/batch/textclf_batch/``)
 (it splits on LF only, decodes UTF-8 line by line and lets csv.reader join lines).
 """
 
@@ -13,8 +14,8 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from textclf.batch.errors import UnreadableFileError
-from textclf.batch.formats import (
+from textclf_batch.errors import UnreadableFileError
+from textclf_batch.formats import (
     BROKEN_CSV,
     LINE_TOO_LONG,
     SCORE_DIGITS,
@@ -29,7 +30,7 @@ from textclf.batch.formats import (
     _output_names,
     check_text,
 )
-from textclf.batch.streams import BLOCK, BOM
+from textclf_batch.streams import BLOCK, BOM
 
 
 def _bad_utf8(line: int, exc: UnicodeDecodeError) -> tuple[str, str]:

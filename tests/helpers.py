@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib
 import importlib.util
 import json
 import sys
@@ -59,8 +60,16 @@ class LambdaContext:
         return 300_000
 
 
+# functions whose handler is a module of their own package (on pytest's pythonpath), not ``app.py``
+HANDLER_MODULES = {"batch": "textclf_batch.main"}
+
+
 def load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` afresh as module ``<name>_app``."""
+    """Import the handler module of ``functions/<name>`` afresh (as Lambda's init does): its
+    package's module named in :data:`HANDLER_MODULES`, else ``app.py`` as module ``<name>_app``."""
+    if name in HANDLER_MODULES:
+        sys.modules.pop(HANDLER_MODULES[name], None)
+        return importlib.import_module(HANDLER_MODULES[name])
     path = ROOT / "functions" / name / "app.py"
     module_name = f"{name}_app"
     sys.modules.pop(module_name, None)

@@ -143,7 +143,8 @@ def batch_env(model_dir: Path) -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture
 def batch(batch_env: pytest.MonkeyPatch) -> Iterator[Batch]:
-    """A fresh moto account with the data bucket, and ``functions/batch/app.py`` imported inside it.
+    """A fresh moto account with the data bucket, and the batch handler (``textclf_batch.main``)
+    imported inside it.
 
     Every S3 call the function makes is recorded; after the test, the calls are checked
     against the function's IAM policy (read ``incoming/*``, write ``predictions/*``).

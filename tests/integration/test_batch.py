@@ -12,8 +12,8 @@ import pytest
 
 from tests.helpers import LambdaContext, bundled_texts
 from tests.integration.conftest import Batch
-from textclf.batch import BatchProcessingError
 from textclf.settings import SettingsError, get_settings
+from textclf_batch import BatchProcessingError
 
 pytestmark = pytest.mark.integration
 

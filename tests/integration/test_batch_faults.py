@@ -22,8 +22,8 @@ from botocore.awsrequest import AWSResponse
 
 from tests.helpers import BUNDLED_DATA
 from tests.integration.conftest import Batch, allowed, batch_policy
-from textclf.batch import BatchProcessingError
 from textclf.settings import get_settings
+from textclf_batch import BatchProcessingError
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.emf import dimension_sets, emf_documents, metrics_of
 from tests.integration.conftest import Batch
-from textclf.batch import BatchProcessingError
+from textclf_batch import BatchProcessingError
 
 pytestmark = pytest.mark.integration
 

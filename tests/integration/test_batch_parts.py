@@ -13,12 +13,12 @@ from moto import mock_aws
 
 from tests.helpers import bundled_texts
 from tests.integration.conftest import Batch
-from textclf.batch.errors import UnreadableFileError
-from textclf.batch.s3io import S3Upload
-from textclf.batch.scoring import InlineScorer, ProcessScorer, score_chunk
-from textclf.batch.streams import open_binary, open_text, physical_lines
 from textclf.model import load_predictor
 from textclf.settings import get_settings
+from textclf_batch.errors import UnreadableFileError
+from textclf_batch.s3io import S3Upload
+from textclf_batch.scoring import InlineScorer, ProcessScorer, score_chunk
+from textclf_batch.streams import open_binary, open_text, physical_lines
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import Batch
-from textclf.batch.formats import CsvFormat, Rejected, Row
-from textclf.batch.streams import open_binary, open_text
+from textclf_batch.formats import CsvFormat, Rejected, Row
+from textclf_batch.streams import open_binary, open_text
 
 pytestmark = pytest.mark.integration
 
@@ -193,7 +193,7 @@ def test_any_encoding_with_a_bom_and_any_line_ends_read_the_same_rows(
     """Encodings x line ends x formats: exactly the generated texts come out, in order."""
     import json
 
-    from textclf.batch.formats import JsonLinesFormat
+    from textclf_batch.formats import JsonLinesFormat
 
     if fmt_name == "csv":
         lines = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cfn import load_template
-from textclf.batch.formats import SUFFIXES
 from textclf.settings import Settings
+from textclf_batch.formats import SUFFIXES
 
 BUCKET_ARN = "arn:${AWS::Partition}:s3:::${AWS::StackName}-data-${AWS::AccountId}-${AWS::Region}"
 
@@ -44,7 +44,7 @@ def test_bucket_policy_refuses_requests_without_tls() -> None:
 
 def test_batch_function_is_triggered_only_by_incoming_files_it_can_read() -> None:
     props = batch_props()
-    assert props["Handler"] == "app.handler" and props["CodeUri"] == "functions/batch/"
+    assert props["Handler"] == "textclf_batch.main.handler" and props["CodeUri"] == "functions/batch/"
     settings = Settings()
     env = props["Environment"]["Variables"]
     assert env["INPUT_PREFIX"] == settings.input_prefix == "incoming/"

@@ -24,7 +24,7 @@ TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
 # which both run: a field read only there, or nowhere yet, is needed by both.
 FUNCTION_SOURCES = {
     "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "http.py", TEXTCLF / "schemas.py"],
-    "BatchFunction": [ROOT / "functions" / "batch", TEXTCLF / "batch"],
+    "BatchFunction": [ROOT / "functions" / "batch"],
     "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "rollout.py"],
 }
 

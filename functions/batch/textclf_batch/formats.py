@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
-from textclf.batch.errors import UnreadableFileError
-from textclf.batch.streams import physical_lines
+from textclf_batch.errors import UnreadableFileError
+from textclf_batch.streams import physical_lines
 
 FormatName = Literal["csv", "jsonl"]
 SUFFIXES: Final[dict[str, tuple[FormatName, bool]]] = {

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from textclf.batch.errors import UnreadableFileError
+from textclf_batch.errors import UnreadableFileError
 
 BLOCK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"

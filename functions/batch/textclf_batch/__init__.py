@@ -1,12 +1,12 @@
 """S3 batch scoring: a CSV / JSON Lines object in, the same rows with predictions out.
 
-The Lambda handler (``functions/batch/app.py``) only parses the S3 event and calls
+The Lambda handler (:mod:`textclf_batch.main`) only parses the S3 event and calls
 :func:`process_object`; everything else lives here so it can be tested and reused
 without Lambda.
 """
 
-from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.process import (
+from textclf_batch.errors import BatchProcessingError, UnreadableFileError
+from textclf_batch.process import (
     BatchSummary,
     OutputKeys,
     RowCounts,

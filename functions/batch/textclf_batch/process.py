@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from textclf.batch.errors import BatchProcessingError, UnreadableFileError
-from textclf.batch.formats import Blank, Rejected, Row, TableFormat, format_for_key, make_format
-from textclf.batch.s3io import S3Upload
-from textclf.batch.scoring import make_scorer
-from textclf.batch.streams import GzipWriter, open_binary, open_text
 from textclf.model import Predictor
 from textclf.settings import Settings, SettingsError, get_settings
+from textclf_batch.errors import BatchProcessingError, UnreadableFileError
+from textclf_batch.formats import Blank, Rejected, Row, TableFormat, format_for_key, make_format
+from textclf_batch.s3io import S3Upload
+from textclf_batch.scoring import make_scorer
+from textclf_batch.streams import GzipWriter, open_binary, open_text
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
-"""Batch function: score every row of a CSV / JSON Lines file dropped under ``incoming/``.
+"""The Lambda handler (``textclf_batch.main.handler``): score every row of a CSV / JSON Lines
+file dropped under ``incoming/``.
 
 Thin on purpose: parse the S3 event, decode each key, call
-:func:`textclf.batch.process_object`. The model and the S3 client are created once
+:func:`textclf_batch.process_object`. The model and the S3 client are created once
 per container, here at import time.
 """
 
@@ -17,13 +18,13 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from textclf.batch import BatchSummary, S3Input, check_prefixes, process_object
-from textclf.metrics import emit_batch_file
 from textclf.model import get_predictor
 from textclf.settings import get_settings
+from textclf_batch import BatchSummary, S3Input, check_prefixes, process_object
+from textclf_batch.metrics import emit_batch_file
 
 logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
+copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_batch"})
 
 settings = get_settings()
 check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
@@ -40,7 +41,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     A file that cannot be scored (unreadable, too slow) gets a ``failed`` summary and an
     ERROR log line, and the invocation succeeds: a retry could only fail the same way.
     Transient failures (S3 errors after botocore's own retries, a crashed worker, a
-    publishing race) raise :class:`textclf.batch.BatchProcessingError`, so Lambda retries
+    publishing race) raise :class:`textclf_batch.BatchProcessingError`, so Lambda retries
     the event and, after its retries, sends it to the on-failure destination.
     """
     summaries: list[BatchSummary] = []

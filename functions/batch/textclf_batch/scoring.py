@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from textclf.batch.errors import BatchProcessingError
-from textclf.batch.formats import Scores
 from textclf.model import Predictor
+from textclf_batch.errors import BatchProcessingError
+from textclf_batch.formats import Scores
 
 logger = logging.getLogger(__name__)
 
