@@ -13,13 +13,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers import LambdaContext  # noqa: E402  (the same fake context the tests use)
+from scripts.lambda_context import LambdaContext  # noqa: E402  (the same fake context the tests use)
 
 
-def _load(path: str):
+def _load(path: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_app", path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

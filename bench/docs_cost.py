@@ -40,7 +40,7 @@ PLATFORM = [
 FIRST_DOCS = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.helpers import LambdaContext, load_event
+from scripts.lambda_context import LambdaContext, load_event
 import importlib.util
 spec = importlib.util.spec_from_file_location("api_app", sys.argv[2])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)

@@ -77,7 +77,8 @@ def child(*args: str, env: dict[str, str]) -> dict[str, float]:
     )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child failed: {out.stderr.strip()[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    report: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return report
 
 
 def interleaved(
