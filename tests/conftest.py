@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.helpers import BUNDLED_DATA, SHARED_DATASETS, load_function
+from tests.helpers import BUNDLED_DATA, load_function
 from tests.tiers import tier_of
 from textclf.model import get_predictor
 from textclf.settings import get_settings
@@ -90,14 +90,6 @@ def api_module(model_dir: Path) -> Iterator[ModuleType]:
         module = load_function("api")
         yield module
     reset_caches()
-
-
-def shared_dataset(name: str) -> Path:
-    """A dataset from ../shared/datasets, or a skip that says why."""
-    path = SHARED_DATASETS / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found: the shared datasets are not checked out beside the project")
-    return path
 
 
 @pytest.fixture

@@ -7,10 +7,13 @@ import csv
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 from scripts.lambda_context import EVENTS, LambdaContext, load_event
 
@@ -25,18 +28,28 @@ __all__ = [
     "load_event",
     "load_function",
     "response_json",
+    "shared_dataset",
     "with_body",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = ROOT / "training" / "data" / "support_tickets.csv"
-SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+# ../shared/datasets beside the checkout; SHARED_DATASETS points elsewhere (a git worktree, say)
+SHARED_DATASETS = Path(os.environ.get("SHARED_DATASETS") or ROOT.parent / "shared" / "datasets")
 
 
 def bundled_texts() -> list[str]:
     """The ``text`` column of the bundled dataset, in file order."""
     with BUNDLED_DATA.open(encoding="utf-8", newline="") as fh:
         return [row["text"] for row in csv.DictReader(fh)]
+
+
+def shared_dataset(name: str) -> Path:
+    """A dataset from ../shared/datasets, or a skip that says why (the quality tier's data)."""
+    path = SHARED_DATASETS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the shared datasets are not checked out beside the project")
+    return path
 
 
 def with_body(name: str, body: str | None, *, base64: bool = False, **headers: str) -> dict[str, Any]:
