@@ -90,7 +90,7 @@ serve: setup model ## serve the API locally (uvicorn) with the model in layers/m
 	@echo "try:  curl -s http://$(HOST):$(PORT)/predict -H 'Content-Type: application/json' -d '{\"text\": \"I was charged twice for my order\"}'"
 	@echo ""
 	MODEL_DIR=$(MODEL_LAYER)/model POWERTOOLS_SERVICE_NAME=textclf-api \
-	  $(BIN)/uvicorn app:app --app-dir functions/api --host $(HOST) --port $(PORT)
+	  $(BIN)/uvicorn textclf_api.main:app --app-dir functions/api --host $(HOST) --port $(PORT)
 
 # The tiers are the folders of tests/ (tests/tiers.py says what each may use). `make test` runs them all,
 # measuring coverage of functions/, the core and training (pyproject.toml [tool.coverage]).

@@ -8,6 +8,7 @@ child.py warm APP EVENT N [CSV] p50/p99 of N in-process handler calls; with CSV,
 
 import copy
 import csv
+import importlib
 import importlib.util
 import json
 import sys
@@ -20,6 +21,12 @@ from scripts.lambda_context import LambdaContext  # noqa: E402  (the same fake c
 
 
 def _load(path: str) -> ModuleType:
+    file = Path(path)
+    if (file.parent / "__init__.py").is_file():
+        # a module of a function's package (functions/api/textclf_api/main.py): imported by its
+        # name with the function's folder on the path, as Lambda imports it from /var/task
+        sys.path.insert(0, str(file.parent.parent))
+        return importlib.import_module(f"{file.parent.name}.{file.stem}")
     spec = importlib.util.spec_from_file_location("bench_app", path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)

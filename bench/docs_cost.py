@@ -41,9 +41,14 @@ FIRST_DOCS = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from scripts.lambda_context import LambdaContext, load_event
-import importlib.util
-spec = importlib.util.spec_from_file_location("api_app", sys.argv[2])
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+import importlib, importlib.util, pathlib
+app = pathlib.Path(sys.argv[2])
+if (app.parent / "__init__.py").is_file():  # the function's package (functions/api/textclf_api/main.py)
+    sys.path.insert(0, str(app.parent.parent))
+    module = importlib.import_module(app.parent.name + "." + app.stem)
+else:  # a top-level app.py, as the API function had before it became a package
+    spec = importlib.util.spec_from_file_location("api_app", app)
+    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 out = {}
 for name, path in (("docs", "/docs"), ("asset", "/docs/assets/swagger/swagger-ui-bundle.js")):
     event = load_event("apigw-v2-docs-stage.json")
@@ -104,6 +109,13 @@ def export(ref: str, dest: Path) -> None:
     compileall.compile_dir(dest, quiet=1)
 
 
+def api_main(root: Path) -> Path:
+    """The API function's handler module in the tree ``root``: its package's ``main.py``, or the
+    top-level ``app.py`` of a tree from before the function had a package."""
+    main = root / "functions/api/textclf_api/main.py"
+    return main if main.is_file() else root / "functions/api/app.py"
+
+
 def cold(app: Path, common: Path, env: dict[str, str]) -> float:
     run_env = {**env, "PYTHONPATH": f"{common}{os.pathsep}{ROOT}"}
     out = subprocess.run(
@@ -138,8 +150,8 @@ def main() -> int:
         compileall.compile_dir(ROOT / "layers" / "common" / "python", quiet=1)
         compileall.compile_dir(ROOT / "functions" / "api", quiet=1)
         variants = {
-            "now": (ROOT / "functions/api/app.py", ROOT / "layers/common/python"),
-            "baseline": (tmp / "base/functions/api/app.py", tmp / "base/layers/common/python"),
+            "now": (api_main(ROOT), ROOT / "layers/common/python"),
+            "baseline": (api_main(tmp / "base"), tmp / "base/layers/common/python"),
         }
         for app, common in variants.values():  # warm the OS file cache once
             cold(app, common, env)

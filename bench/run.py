@@ -14,6 +14,7 @@ import compileall
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,8 @@ BENCH = ROOT / "bench"
 EVENT = ROOT / "tests" / "events" / "apigw-v2-predict.json"
 BUNDLED = ROOT / "training" / "data" / "support_tickets.csv"
 PY = sys.executable
+# the API function's handler module (in its package, functions/api/textclf_api/)
+API_MAIN = ROOT / "functions" / "api" / "textclf_api" / "main.py"
 
 
 @dataclass
@@ -122,7 +125,7 @@ def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> No
         "quiet": "WARNING, metrics off",
     }
     apps = {
-        "ours": ROOT / "functions" / "api" / "app.py",
+        "ours": API_MAIN,
         "naive": BENCH / "apps" / "naive_app.py",
         "floor": BENCH / "apps" / "floor_app.py",
     }
@@ -183,7 +186,7 @@ def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> No
     )
     report.add(
         Row(
-            "warm /predict p50 (in-process app.handler), template observability defaults",
+            "warm /predict p50 (in-process textclf_api.main.handler), template observability defaults",
             warm["ours"]["p50_s"],
             warm["floor"]["p50_s"],
             "s",
@@ -346,10 +349,10 @@ def batch_benchmarks(report: Report, model_dir: Path, runs: int, sizes: list[str
 
 IMAGE = "textclf/lambda-python:3.13"
 CONTAINER_PROBE = """
-import json, sys, time
+import importlib, json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, "/var/task")
-import app
+app = importlib.import_module(sys.argv[1])
 t1 = time.perf_counter()
 class C:
     function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 1024
@@ -403,7 +406,7 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
                 build_dir / "CommonLayer",
                 ROOT / "layers" / "model",
             ],
-            ROOT / "functions" / "api" / "app.py",
+            API_MAIN,
         ),
         "naive": (
             [build_dir / "DepsLayer", build_dir / "SklearnLayer", ROOT / "layers" / "model"],
@@ -418,7 +421,13 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
             opt = _opt_tree(root, layers)
             task = root / "task"
             task.mkdir()
-            (task / "app.py").write_text(app.read_text())
+            if (app.parent / "__init__.py").is_file():  # a function's package: ship it whole
+                skip = shutil.ignore_patterns("__pycache__")
+                shutil.copytree(app.parent, task / app.parent.name, ignore=skip)
+                module = f"{app.parent.name}.{app.stem}"
+            else:
+                (task / "app.py").write_text(app.read_text())
+                module = "app"
             cmd = [
                 "docker",
                 "run",
@@ -442,6 +451,7 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
                 IMAGE,
                 "-c",
                 CONTAINER_PROBE,
+                module,
             ]
             samples = []
             for _ in range(runs):

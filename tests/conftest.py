@@ -83,7 +83,8 @@ def model_dir(model_layer: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def api_module(model_dir: Path) -> Iterator[ModuleType]:
-    """``functions/api/app.py`` imported with MODEL_DIR pointing at the session model."""
+    """The API function's handler module (``textclf_api.main``), imported with MODEL_DIR pointing at
+    the session model."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MODEL_DIR", str(model_dir))
         reset_caches()

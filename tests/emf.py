@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# the only dimensions the project documents (textclf/metrics.py); all low-cardinality
+# the only dimensions the project documents (textclf/metrics.py, textclf_api/metrics.py); all low-cardinality
 DIMENSIONS = {"service", "label", "problem", "reason"}
 
 

@@ -63,16 +63,20 @@ def with_body(name: str, body: str | None, *, base64: bool = False, **headers: s
     return event
 
 
-# functions whose handler is a module of their own package (on pytest's pythonpath), not ``app.py``
-HANDLER_MODULES = {"batch": "textclf_batch.main"}
+# function folder -> its handler module, imported by package name (pytest's pythonpath has the folder)
+FUNCTION_MODULES = {
+    "api": "textclf_api.main",
+    "batch": "textclf_batch.main",
+    "pre_traffic": "textclf_hook.main",
+}
 
 
 def load_function(name: str) -> ModuleType:
-    """Import the handler module of ``functions/<name>`` afresh (as Lambda's init does): its
-    package's module named in :data:`HANDLER_MODULES`, else ``app.py`` as module ``<name>_app``."""
-    if name in HANDLER_MODULES:
-        sys.modules.pop(HANDLER_MODULES[name], None)
-        return importlib.import_module(HANDLER_MODULES[name])
+    """Import the handler module of ``functions/<name>/`` afresh (it reads the environment at
+    import): its package's ``main`` module, or a top-level ``app.py`` as module ``<name>_app``."""
+    if name in FUNCTION_MODULES:
+        sys.modules.pop(FUNCTION_MODULES[name], None)
+        return importlib.import_module(FUNCTION_MODULES[name])
     path = ROOT / "functions" / name / "app.py"
     module_name = f"{name}_app"
     sys.modules.pop(module_name, None)

@@ -1,6 +1,6 @@
 """The smoke set: a few held-out examples per class, shipped in the model folder.
 
-A deployment's pre-traffic hook (``textclf.rollout``) classifies them with the new API
+A deployment's pre-traffic hook (``functions/pre_traffic/textclf_hook``) classifies them with the new API
 version before it takes any traffic, and compares its accuracy with the one recorded
 here at training time.
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from textclf.rollout import SMOKE_FILE, SMOKE_FORMAT
+from textclf.smoke import SMOKE_FILE, SMOKE_FORMAT
 
 
 def write_smoke_set(

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import LambdaContext, header, load_event, response_json
-from textclf.http import create_app, create_handler
 from textclf.schemas import NOT_BLANK_PATTERN, WHITESPACE
 from textclf.settings import Settings, SettingsError, get_settings
+from textclf_api.http import create_app, create_handler
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

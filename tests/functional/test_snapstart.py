@@ -10,7 +10,7 @@ import snapshot_restore_py
 from tests.cfn import load_template
 from tests.conftest import reset_caches
 from tests.helpers import load_function
-from textclf.snapstart import register_before_snapshot, warm_api
+from textclf_api.snapstart import register_before_snapshot, warm_api
 
 
 def test_api_registers_a_hook_that_runs_a_prediction(

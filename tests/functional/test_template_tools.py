@@ -40,7 +40,7 @@ def test_sam_validate_lint_passes_without_warnings() -> None:
 def test_api_function_routes_match_the_app(api_module) -> None:
     resources = load_template()["Resources"]
     api = resources["ApiFunction"]["Properties"]
-    assert api["Handler"] == "app.handler" and api["CodeUri"] == "functions/api/"
+    assert api["Handler"] == "textclf_api.main.handler" and api["CodeUri"] == "functions/api/"
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api["Events"].values()}
     # Starlette answers HEAD on every GET route by itself; a HEAD the app declares is a route
     app_routes = {

@@ -16,7 +16,7 @@ from tests.training_cli import NO_SEARCH as FAST
 from tests.training_cli import run_cli, tree_snapshot, write
 from textclf.manifest import model_version, sha256_file
 from textclf.model import load_predictor
-from textclf.rollout import SMOKE_FILE
+from textclf.smoke import SMOKE_FILE
 from training import train as train_module
 from training.pipeline import FAMILIES
 from training.report import CONFUSION_PLOT, MODEL_CARD, ROC_PLOT

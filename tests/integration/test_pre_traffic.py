@@ -19,8 +19,8 @@ from botocore.stub import Stubber
 
 from tests.conftest import reset_caches
 from tests.helpers import LambdaContext, load_event, load_function
-from textclf import rollout
-from textclf.rollout import SMOKE_FILE
+from textclf.smoke import SMOKE_FILE
+from textclf_hook import check as rollout
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
 # The code each function runs besides the shared core (model loading, backends, settings),
 # which both run: a field read only there, or nowhere yet, is needed by both.
 FUNCTION_SOURCES = {
-    "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "http.py", TEXTCLF / "schemas.py"],
+    "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "schemas.py"],
     "BatchFunction": [ROOT / "functions" / "batch"],
-    "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "rollout.py"],
+    "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "smoke.py"],
 }
 
 

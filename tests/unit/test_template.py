@@ -18,6 +18,18 @@ def test_runtime_and_architecture() -> None:
     assert globals_["Environment"]["Variables"]["MODEL_DIR"] == "/opt/model"
 
 
+def test_each_handler_is_a_function_of_its_code_uri() -> None:
+    """Lambda imports ``Handler``'s module from the ``CodeUri`` folder sam build packages."""
+    for name, res in load_template()["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        module, function = props["Handler"].rsplit(".", 1)
+        source = ROOT / props["CodeUri"] / (module.replace(".", "/") + ".py")
+        assert source.is_file(), f"{name}: {props['Handler']} is not in {props['CodeUri']}"
+        assert re.search(rf"^\s*(def {function}\b|{function} = )", source.read_text(), re.MULTILINE), name
+
+
 def test_no_wildcard_iam_actions() -> None:
     text = (ROOT / "template.yaml").read_text()
     assert not re.search(r"Action:\s*['\"]?\*", text)

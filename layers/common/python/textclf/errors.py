@@ -1,7 +1,7 @@
 """Exception types raised by the inference package.
 
 Each error is raised where the problem is detected; the API maps them to RFC 9457
-problem responses in one place (``textclf.http``), the batch function to report
+problem responses in one place (the API function's ``textclf_api``), the batch function to report
 rows or an error summary.
 """
 

@@ -5,16 +5,8 @@ namespace (``POWERTOOLS_METRICS_NAMESPACE``, default ``TextClf``); every metric 
 ``service`` dimension (``POWERTOOLS_SERVICE_NAME``: textclf-api / textclf-batch), and some
 a second, low-cardinality one. Never a text, an S3 key or a request id as a dimension.
 
-Prediction API (one line per request that predicted or failed; none for /health, /docs):
-
-=====================  ============  ============================================
-metric                 unit          dimensions
-=====================  ============  ============================================
-Predictions            Count         service; service+label (predicted class)
-PredictionLatency      Milliseconds  service (+ label for one-text requests)
-Problems               Count         service; service+problem (4xx problem type)
-Failures               Count         service (5xx answers)
-=====================  ============  ============================================
+The prediction API's metrics (Predictions, PredictionLatency, Problems, Failures) are
+documented where they are emitted, in the API function's ``textclf_api.metrics``.
 
 Batch scoring (one line per file, plus one per rejection reason):
 
@@ -38,9 +30,7 @@ import math
 import os
 import sys
 import time
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -139,34 +129,6 @@ def _number(value: float) -> str:
     if not math.isfinite(number):
         raise ValueError(f"metric value {value!r} is not a finite number")
     return repr(number)
-
-
-@dataclass(slots=True)
-class RequestMetrics:
-    """What one API request did, for its metrics line (filled by the routes)."""
-
-    labels: list[str] | None = None
-    latency_ms: float = 0.0
-
-    def predicted(self, labels: list[str], latency_ms: float) -> None:
-        self.labels = labels
-        self.latency_ms = latency_ms
-
-    def emit(self, status: int, problem: str | None) -> None:
-        """The request's metric lines: predictions, a problem (4xx) or a failure (5xx)."""
-        if status >= 500:
-            emit({"Failures": 1})
-        elif status >= 400:
-            emit({"Problems": 1}, ("problem", problem or f"http-{status}"))
-        elif self.labels:
-            counts = Counter(self.labels) if len(self.labels) > 1 else {self.labels[0]: 1}
-            if len(counts) == 1:
-                ((label, count),) = counts.items()
-                emit({"Predictions": count, "PredictionLatency": self.latency_ms}, ("label", label))
-                return
-            emit({"PredictionLatency": self.latency_ms})
-            for label, count in sorted(counts.items()):
-                emit({"Predictions": count}, ("label", label))
 
 
 configure()

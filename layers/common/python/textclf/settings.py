@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     csv_delimiter: Literal["auto", ",", ";", "\t", "tab", "|"] = Field(
         default="auto", description="CSV delimiter; auto = a sep= first line, else detected from the header."
     )
-    # the deployment's pre-traffic hook (textclf.rollout)
+    # the deployment's pre-traffic hook (functions/pre_traffic/textclf_hook)
     target_function_arn: str = Field(
         default="", description="The API function version the pre-traffic hook checks (set by the template)."
     )

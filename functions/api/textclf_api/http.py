@@ -27,11 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import request_response as starlette_request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from textclf.docs import add_docs
-from textclf.metrics import RequestMetrics
 from textclf.model import Prediction, Predictor
 from textclf.schemas import BatchPredictionOut, HealthOut, PredictionOut, Problem, request_models
 from textclf.settings import Settings
+from textclf_api.docs import add_docs
+from textclf_api.metrics import RequestMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fal
 PROBLEM_BASE = "urn:textclf:problem:"
 JSON_TYPES = ("application/json",)
 # the scope key of a request's RequestMetrics (set in Lambda only: locally nothing is emitted)
-METRICS_KEY = "textclf.metrics"
+METRICS_KEY = "textclf_api.metrics"
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -139,7 +139,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
         ),
         # FastAPI's native OpenTelemetry checks the global providers on every request
         telemetry=None if settings.otel_enabled else NO_TELEMETRY,
-        docs_url=None,  # textclf.docs serves /docs and /redoc without a CDN
+        docs_url=None,  # textclf_api.docs serves /docs and /redoc without a CDN
         redoc_url=None,
     )
     add_docs(app)

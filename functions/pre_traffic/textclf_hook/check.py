@@ -1,6 +1,6 @@
 """Safe rollouts: the pre-traffic check CodeDeploy runs before a new API version takes traffic.
 
-The hook (``functions/pre_traffic/app.py``) ships with the same model layer as the new
+The hook (:mod:`textclf_hook.main`) ships with the same model layer as the new
 version, so it knows what that version must serve: the manifest's model version, and the
 smoke set training wrote beside it (``smoke.json``: a few held-out texts per class and
 the accuracy the model had on them). It invokes the new version (not the ``live`` alias,
@@ -22,36 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
-from textclf.snapstart import api_event
-
-SMOKE_FILE = "smoke.json"
-SMOKE_FORMAT = 1
+from textclf.smoke import load_smoke_set
 
 
 class RolloutError(TextClfError):
-    """The new version could not be checked (no smoke set, an invoke failed, a bad answer)."""
-
-
-class SmokeExample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str
-    label: str
-
-
-class SmokeSet(BaseModel):
-    """``smoke.json`` in the model folder, as training writes it (``training/smoke.py``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    format: int = Field(description="SMOKE_FORMAT of the writer.")
-    accuracy: float | None = Field(
-        ge=0, le=1, description="The model's accuracy on the examples at training."
-    )
-    per_class: int
-    examples: list[SmokeExample]
+    """The new version could not be checked (an invoke failed, a bad answer)."""
 
 
 @dataclass
@@ -76,26 +53,25 @@ class CheckResult:
         }
 
 
-def load_smoke_set(model_dir: Path) -> SmokeSet:
-    """The smoke set of the model in ``model_dir``; :class:`RolloutError` if missing or invalid."""
-    path = model_dir / SMOKE_FILE
-    try:
-        smoke = SmokeSet.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise RolloutError(f"{path} not found: retrain the model (training writes its smoke set)") from None
-    except ValidationError as exc:
-        raise RolloutError(f"{path} is not a valid smoke set: {exc.error_count()} error(s)") from None
-    if smoke.format != SMOKE_FORMAT:
-        raise RolloutError(f"{path} has format {smoke.format}; this hook reads format {SMOKE_FORMAT}")
-    if not smoke.examples or smoke.accuracy is None:
-        raise RolloutError(f"{path} has no examples")
-    return smoke
-
-
 def hook_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """The HTTP API (payload 2.0) event the hook sends to the new version (request id
+    """The API Gateway HTTP API (payload 2.0) event the hook sends to the new version for
+    ``method path`` with a JSON ``body``, shaped as API Gateway sends it (request id
     ``pre-traffic-hook``)."""
-    return api_event(method, path, body, request_id="pre-traffic-hook")
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "localhost"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "stage": "$default",
+            "requestId": "pre-traffic-hook",
+            "routeKey": f"{method} {path}",
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
 
 
 def invoke_api(lambda_client: Any, function_arn: str, event: dict[str, Any]) -> tuple[int, Any]:

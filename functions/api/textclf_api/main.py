@@ -18,13 +18,13 @@ try:
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-    from textclf.http import create_app, create_handler
     from textclf.model import get_predictor
     from textclf.settings import get_settings
-    from textclf.snapstart import register_before_snapshot, warm_api
+    from textclf_api.http import create_app, create_handler
+    from textclf_api.snapstart import register_before_snapshot, warm_api
 
     logger = Logger()
-    copy_config_to_registered_loggers(source_logger=logger, include={"textclf"})
+    copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_api"})
 
     settings = get_settings()
     predictor = get_predictor()

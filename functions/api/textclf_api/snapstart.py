@@ -35,7 +35,7 @@ def api_event(
     method: str, path: str, body: Any = None, request_id: str = "snapstart-warm-up"
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event for ``method path`` with a JSON ``body``,
-    shaped as API Gateway sends it to the function (used by the warm-up and the pre-traffic hook)."""
+    shaped as API Gateway sends it to the function."""
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",

@@ -1,5 +1,5 @@
 """Pre-traffic hook: CodeDeploy invokes this before shifting the API's ``live`` alias to a new
-version. It checks that version (``TARGET_FUNCTION_ARN``) with :func:`textclf.rollout.pre_traffic_check`
+version. It checks that version (``TARGET_FUNCTION_ARN``) with :func:`textclf_hook.check.pre_traffic_check`
 against the model layer it shares with it, and reports the result to CodeDeploy."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from textclf.rollout import pre_traffic_check, report_to_codedeploy
 from textclf.settings import SettingsError, get_settings
+from textclf_hook.check import pre_traffic_check, report_to_codedeploy
 
 logger = Logger()
 settings = get_settings()
