@@ -155,8 +155,8 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
 
     # The POST routes are DirectRoutes: they read and validate their body with
     # pydantic-core in one step and return pre-encoded JSON, skipping FastAPI's
-    # per-request dependency solving, response validation and exit stacks (about 35
-    # microseconds a request, more than the prediction adds). Their models still document
+    # per-request dependency solving, response validation and exit stacks (which cost more
+    # than the prediction adds; docs/performance-log.md). Their models still document
     # them in the OpenAPI document, and their errors keep FastAPI's shape.
     log_texts = settings.log_user_text  # LOG_USER_TEXT=true: each request's texts and labels, logged
 
