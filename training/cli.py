@@ -11,113 +11,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from training.data import MAX_TEXT_CHARS, MAX_TEXT_CHARS_LIMIT
+from pydantic import ValidationError
+
+from training.config import EvaluateOptions, TrainConfig, add_options, problem, train_config
 from training.errors import QualityGateError, TrainingError
-from training.gate import DEFAULT_TOLERANCE, summary_line
-from training.pipeline import FAMILIES
-from training.train import DEFAULT_CV_FOLDS, DEFAULT_TIME_BUDGET, TrainConfig, default_jobs, train
+from training.gate import summary_line
+from training.train import train
 
-DEFAULT_OUTPUT = Path("layers/model")
 EXIT_ERROR = 2
 EXIT_GATE = 3
-# the longest hyper-parameter search one may ask for (a day); beyond is a typo, not a plan
-MAX_TIME_BUDGET = 86_400.0
 
-# option -> default when neither the command line nor a config file sets it
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "data": None,
-    "output": DEFAULT_OUTPUT,
-    "test_file": None,
-    "quiet": False,
-    "max_text_chars": MAX_TEXT_CHARS,
-    "model": "linear-svm",
-    "text_column": "text",
-    "label_column": "label",
-    "test_size": 0.2,
-    "cv_folds": DEFAULT_CV_FOLDS,
-    "time_budget": DEFAULT_TIME_BUDGET,
-    "sublinear_tf": None,
-    "scoring": "macro_f1",
-    "min_accuracy": None,
-    "min_macro_f1": None,
-    "regression_tolerance": DEFAULT_TOLERANCE,
-    "n_jobs": None,
-}
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``error: ...`` line (and exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The command line, derived from :class:`TrainConfig` and :class:`EvaluateOptions`."""
+    parser = _Parser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser("train", help="tune, train, evaluate and write a model into a layer folder")
-    train.add_argument("--data", type=Path, help="labelled CSV or JSONL file (required here or in --config)")
-    train.add_argument("--text-column", help="column / field with the text (default: text)")
-    train.add_argument("--label-column", help="column / field with the label (default: label)")
-    train.add_argument(
-        "--output",
-        type=Path,
-        help="layer folder; the model goes to OUTPUT/model/ (default: layers/model)",
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train_parser = sub.add_parser("train", help="tune, train, evaluate and write a model into a layer folder")
+    add_options(train_parser, TrainConfig)
+    train_parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML file with these options (see README)"
     )
-    train.add_argument("--test-size", type=float, help="held-out share for evaluation (default: 0.2)")
-    train.add_argument(
-        "--test-file", type=Path, help="evaluate on this labelled file instead (train on all of --data)"
-    )
-    train.add_argument("--model", choices=FAMILIES, help="model family (default: linear-svm)")
-    train.add_argument("--cv-folds", type=int, help="folds for tuning and calibration (default: 5)")
-    train.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="SECONDS",
-        help="limit of the hyper-parameter search; 0 = no search, family defaults (default: 60)",
-    )
-    train.add_argument(
-        "--sublinear-tf",
-        action=argparse.BooleanOptionalAction,
-        help="use 1+log(tf) term weights (default: let the search decide)",
-    )
-    train.add_argument("--scoring", choices=("macro_f1", "accuracy"), help="CV selection metric")
-    train.add_argument("--min-accuracy", type=float, help="quality gate: refuse a model below this")
-    train.add_argument("--min-macro-f1", type=float, help="quality gate: refuse a model below this")
-    train.add_argument(
-        "--regression-tolerance",
-        type=float,
-        metavar="X",
-        help="regression gate: refuse a model scoring more than X below the current model in OUTPUT "
-        f"on the held-out rows, by the --scoring metric (default: {DEFAULT_TOLERANCE})",
-    )
-    train.add_argument(
-        "--allow-regression",
-        action="store_true",
-        help="write the model even if the regression gate refuses it (worse than the current model, "
-        "not comparable with it, or not better than the majority-class baseline); recorded in the card",
-    )
-    train.add_argument("--n-jobs", type=int, help="parallel CV workers (default: all CPUs of this process)")
-    train.add_argument("--config", type=Path, help="TOML file with these options (see README)")
-    train.add_argument(
-        "--max-text-chars",
-        type=int,
-        metavar="N",
-        help=f"texts longer than N characters are cut to N, and reported (default: {MAX_TEXT_CHARS})",
-    )
-    train.add_argument("--quiet", action="store_true", default=None, help="no progress lines on stderr")
-
     evaluate = sub.add_parser("evaluate", help="metrics of an existing model on a labelled file")
-    evaluate.add_argument("--model-dir", type=Path, required=True, help="folder holding manifest.json")
-    evaluate.add_argument("--data", type=Path, required=True, help="labelled CSV or JSONL file")
-    evaluate.add_argument(
-        "--text-column", help="column / field with the text (default: the one the model was trained with)"
-    )
-    evaluate.add_argument(
-        "--label-column", help="column / field with the label (default: the one the model was trained with)"
-    )
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_options(evaluate, EvaluateOptions)
     return parser
 
 
@@ -125,44 +53,10 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def train_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults, then the config file, then the command line; validated."""
-    from training.config import load_config
-
-    options = dict(TRAIN_DEFAULTS)
-    if args.config is not None:
-        options.update(load_config(args.config))
-    options.update({k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None})
-    if options["data"] is None:
-        raise TrainingError("--data is required (on the command line or as `data` in the --config file)")
-    budget = options["time_budget"]
-    checks = [
-        (
-            0.0 < options["test_size"] < 1.0,
-            f"--test-size must be between 0 and 1, got {options['test_size']}",
-        ),
-        (options["cv_folds"] >= 2, f"--cv-folds must be at least 2, got {options['cv_folds']}"),
-        (
-            math.isfinite(budget) and 0 <= budget <= MAX_TIME_BUDGET,
-            f"--time-budget must be a number of seconds from 0 to {MAX_TIME_BUDGET:g} (a day), got {budget}",
-        ),
-        (
-            1 <= options["max_text_chars"] <= MAX_TEXT_CHARS_LIMIT,
-            f"--max-text-chars must be from 1 to {MAX_TEXT_CHARS_LIMIT}, got {options['max_text_chars']}",
-        ),
-        (
-            options["n_jobs"] is None or options["n_jobs"] >= 1,
-            f"--n-jobs must be at least 1, got {options['n_jobs']}",
-        ),
-    ]
-    for name in ("min_accuracy", "min_macro_f1", "regression_tolerance"):
-        value = options[name]
-        flag = "--" + name.replace("_", "-")
-        checks.append((value is None or 0.0 <= value <= 1.0, f"{flag} must be between 0 and 1, got {value}"))
-    for ok, message in checks:
-        if not ok:
-            raise TrainingError(message)
-    return options
+def train_options(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, then the config file, then the command line; validated once."""
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    return train_config(given, getattr(args, "config", None), progress=_progress)
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -209,43 +103,35 @@ def _print_summary(manifest: dict[str, Any], output: Path) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    options = train_options(args)
-    config = TrainConfig(
-        data=options["data"],
-        output=options["output"],
-        text_column=options["text_column"],
-        label_column=options["label_column"],
-        test_size=options["test_size"],
-        test_file=options["test_file"],
-        family=options["model"],
-        cv_folds=options["cv_folds"],
-        time_budget=options["time_budget"],
-        sublinear_tf=options["sublinear_tf"],
-        scoring=options["scoring"],
-        min_accuracy=options["min_accuracy"],
-        min_macro_f1=options["min_macro_f1"],
-        regression_tolerance=options["regression_tolerance"],
-        allow_regression=args.allow_regression,
-        n_jobs=options["n_jobs"] or default_jobs(),
-        max_text_chars=options["max_text_chars"],
-        progress=None if options["quiet"] else _progress,
-    )
+    config = train_options(args)
     _print_summary(train(config), config.output)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from training.evaluation import evaluate_model_dir
 
-    metrics = evaluate_model_dir(args.model_dir, args.data, args.text_column, args.label_column)
-    if args.json:
+    try:
+        options = EvaluateOptions.model_validate({k: v for k, v in vars(args).items() if k != "command"})
+    except ValidationError as exc:  # a required option missing: argparse leaves that to the model
+        raise TrainingError(
+            "; ".join(problem(e, {}, config_file=False, model=EvaluateOptions) for e in exc.errors())
+        ) from None
+    metrics = evaluate_model_dir(
+        options.model_dir,
+        options.data,
+        options.text_column,
+        options.label_column,
+        options.sklearn_version_policy,
+    )
+    if options.as_json:
         print(json.dumps(metrics, indent=2, allow_nan=False))
         return
-    print(f"model {metrics['model_version']} on {args.data} ({metrics['data']['rows_used']} rows used)")
+    print(f"model {metrics['model_version']} on {options.data} ({metrics['data']['rows_used']} rows used)")
     print_metrics(metrics)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # a usage error exits here (2), with one line
     try:
         if args.command == "train":
             _train(args)

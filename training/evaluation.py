@@ -19,6 +19,7 @@ from sklearn.metrics import (
 from textclf.backends.joblib_backend import load as load_joblib
 from textclf.errors import TextClfError
 from textclf.manifest import read_manifest
+from textclf.settings import SklearnVersionPolicy
 from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
 from training.pipeline import decision_scores
@@ -130,18 +131,23 @@ def trained_text_limit(manifest: dict[str, Any]) -> int:
 
 
 def evaluate_model_dir(
-    model_dir: Path, data: Path, text_column: str | None = None, label_column: str | None = None
+    model_dir: Path,
+    data: Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    sklearn_version_policy: SklearnVersionPolicy = "warn",
 ) -> dict[str, Any]:
     """Metrics of the model in ``model_dir`` on a labelled file, without retraining.
 
     ``text_column`` / ``label_column`` default to the names recorded in the manifest
     (``data.text_column`` / ``data.label_column``, i.e. those the model was trained with).
     The model is loaded through the manifest-verifying joblib backend (its file's
-    SHA-256 must match the manifest before it is unpickled).
+    SHA-256 must match the manifest before it is unpickled); a model trained with another
+    scikit-learn is loaded with a warning, or refused (``sklearn_version_policy="refuse"``).
     """
     try:
         manifest = read_manifest(model_dir)
-        predictor = load_joblib(model_dir, manifest)
+        predictor = load_joblib(model_dir, manifest, sklearn_version_policy)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
     default_text, default_label = trained_columns(manifest)

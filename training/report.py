@@ -226,7 +226,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "figures are noisy.",
         "- Trained with " + ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items()) + "; loading "
         "under another scikit-learn version logs a warning, or refuses with "
-        "`SKLEARN_VERSION_POLICY=refuse`.",
+        "`SKLEARN_VERSION_POLICY=refuse` (`evaluate --sklearn-version-policy refuse`).",
         "",
     ]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,20 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from textclf.manifest import sha256_file
-from training.data import MAX_TEXT_CHARS, Dataset, feature_key, list_lines, load_dataset
+from training.config import TrainConfig as TrainConfig  # declared there, with every option
+from training.data import Dataset, feature_key, list_lines, load_dataset
 from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
-from training.gate import DEFAULT_TOLERANCE, GateOptions, check_regression, write_training_rows
+from training.gate import GateOptions, check_regression, write_training_rows
 from training.layer import write_model_dir
 from training.pipeline import SEED, Family, ModelOptions, build_features, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
 from training.smoke import write_smoke_set
-from training.tuning import Progress, Scoring, search
+from training.tuning import search
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIME_BUDGET = 60.0
-DEFAULT_CV_FOLDS = 5
 DESCRIPTIONS: dict[Family, str] = {
     "linear-svm": "scikit-learn LinearSVC (one-vs-rest), probabilities by sigmoid calibration "
     "(CalibratedClassifierCV, one estimator + one sigmoid per class)",
@@ -54,31 +53,6 @@ LARGE_DATA_SEARCH_FOLDS = 3
 def default_jobs() -> int:
     """Worker processes for cross-validation: the CPUs this process may use."""
     return max(1, os.process_cpu_count() or 1)
-
-
-@dataclass
-class TrainConfig:
-    data: Path
-    output: Path
-    text_column: str = "text"
-    label_column: str = "label"
-    test_size: float = 0.2
-    test_file: Path | None = None
-    family: Family = "linear-svm"
-    cv_folds: int = DEFAULT_CV_FOLDS
-    time_budget: float = DEFAULT_TIME_BUDGET
-    sublinear_tf: bool | None = None  # None: let the search decide
-    scoring: Scoring = "macro_f1"
-    min_accuracy: float | None = None
-    min_macro_f1: float | None = None
-    # regression gate (training/gate.py): tolerance on the --scoring metric, and the override
-    regression_tolerance: float = DEFAULT_TOLERANCE
-    allow_regression: bool = False
-    n_jobs: int = field(default_factory=default_jobs)
-    max_text_chars: int = MAX_TEXT_CHARS
-    progress: Progress | None = None
-    # fixed hyper-parameters (from Python, e.g. tests): no search, family and folds taken from them
-    options: ModelOptions | None = None
 
 
 def check_trainable(dataset: Dataset, test_size: float | None) -> None:
@@ -246,7 +220,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     base: ModelOptions
     if config.options is not None:
         base = config.options
-        config = replace(config, family=base.family, cv_folds=base.calibration_folds, time_budget=0)
+        config = config.model_copy(
+            update={"family": base.family, "cv_folds": base.calibration_folds, "time_budget": 0.0}
+        )
     else:
         fixed = {} if config.sublinear_tf is None else {"sublinear_tf": config.sublinear_tf}
         base = ModelOptions.for_family(config.family, calibration_folds=config.cv_folds, **fixed)
@@ -257,7 +233,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     check_word_tokens(
         config.data, x_train, y_train, split.train_lines, base, search_folds if config.time_budget > 0 else 0
     )
-    jobs = max(1, config.n_jobs) if len(x_train) >= PARALLEL_MIN_ROWS else 1
+    jobs = max(1, config.n_jobs or default_jobs()) if len(x_train) >= PARALLEL_MIN_ROWS else 1
     # progress starts once the data is accepted: a refusal stays the one line on stderr
     if dataset.report.outcomes:
         report(f"data: rows not used as read: {dataset.report.summary()} (listed in the manifest)")

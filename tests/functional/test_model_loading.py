@@ -69,12 +69,8 @@ def test_other_sklearn_version_warns_or_refuses(model_copy: Path, clean_env, cap
     with caplog.at_level("WARNING"):
         load_predictor(model_copy, "joblib")
     assert "trained with scikit-learn 0.24.2" in caplog.text
-    clean_env.setenv("SKLEARN_VERSION_POLICY", "refuse")
-    from textclf.settings import get_settings
-
-    get_settings.cache_clear()
-    with pytest.raises(ModelLoadError, match="SKLEARN_VERSION_POLICY=refuse"):
-        load_predictor(model_copy, "joblib")
+    with pytest.raises(ModelLoadError, match="scikit-learn version policy: refuse"):
+        load_predictor(model_copy, "joblib", sklearn_version_policy="refuse")
 
 
 def test_unknown_backend_is_refused(model_copy: Path) -> None:
@@ -84,11 +80,11 @@ def test_unknown_backend_is_refused(model_copy: Path) -> None:
 
 
 def test_invalid_settings_fail_fast(clean_env) -> None:
-    from textclf.settings import SettingsError
+    from textclf.settings import SettingsError, get_settings
 
     clean_env.setenv("MAX_TEXT_CHARS", "lots")
     with pytest.raises(SettingsError, match="MAX_TEXT_CHARS"):
-        get_predictor()
+        get_predictor(get_settings())
 
 
 def test_missing_sklearn_says_which_layer_to_attach(model_copy: Path, monkeypatch) -> None:

@@ -445,8 +445,11 @@ def test_issue_examples_of_columns_and_options(tmp_path: Path, capsys: pytest.Ca
         (["--data", str(columns)], "cols.csv: the header names column 'label' 2 times (columns 2, 3)"),
         (
             ["--data", str(columns), "--time-budget", "inf"],
-            "--time-budget must be a number of seconds from 0",
+            "--time-budget must be a number from 0 to 86,400, got inf",
         ),
-        (["--data", str(columns), "--config", str(config)], "to 86400 (a day), got inf"),
+        (
+            ["--data", str(columns), "--config", str(config)],
+            "c.toml: option 'time-budget' must be a number from 0 to 86,400, got inf",
+        ),
     ]:
         assert_refused(run(capsys, "train", *argv, "--output", str(out)), message, out)

@@ -155,12 +155,12 @@ def test_quality_gate_from_a_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("[training]\nmin_accuracy = 'high'\n", "option 'min_accuracy' must be a float or int"),
+        ("[training]\nmin_accuracy = 'high'\n", "option 'min_accuracy' must be a valid number, got 'high'"),
         ("[training]\nlearning_rate = 0.1\n", "unknown option 'learning_rate' in [training]"),
-        ("model = 'bert'\n", "option 'model' must be one of linear-svm, svc-linear, logreg"),
+        ("model = 'bert'\n", "option 'model' must be 'linear-svm', 'svc-linear' or 'logreg', got 'bert'"),
         ("min_accuracy = [\n", "not valid TOML"),
-        ("min_accuracy = 1.5\n", "--min-accuracy must be between 0 and 1"),
-        ("cv_folds = 1\n", "--cv-folds must be at least 2"),
+        ("min_accuracy = 1.5\n", "option 'min_accuracy' must be a number from 0 to 1, got 1.5"),
+        ("cv_folds = 1\n", "option 'cv_folds' must be at least 2, got 1"),
     ],
 )
 def test_bad_config_is_a_one_line_error(tmp_path: Path, content: str, message: str) -> None:
@@ -223,14 +223,16 @@ def test_evaluate_refuses_unverified_or_mismatched_models(tmp_path: Path, model_
             str(model),
             "--data",
             str(BUNDLED_DATA),
+            "--sklearn-version-policy",
+            "refuse",
         ],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "SKLEARN_VERSION_POLICY": "refuse"},
+        env=os.environ,
     )
     assert refused.returncode == 2 and "trained with scikit-learn 1.0.2" in refused.stderr
-    assert "SKLEARN_VERSION_POLICY=refuse" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "scikit-learn version policy: refuse" in refused.stderr and refused.stderr.count("\n") == 1
 
     other = write(tmp_path / "other.csv", "text,label\nwhere is my refund,refunds\nhello,greeting\n")
     unknown = run_cli("evaluate", "--model-dir", str(model_dir), "--data", str(other))

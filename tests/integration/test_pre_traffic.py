@@ -164,7 +164,7 @@ def test_a_model_without_smoke_set_fails(
     for item in model_dir.iterdir():
         if item.name != SMOKE_FILE and item.is_file():
             (bare / item.name).write_bytes(item.read_bytes())
-    monkeypatch.setattr(hook.settings, "model_dir", bare)
+    monkeypatch.setattr(hook, "settings", hook.settings.model_copy(update={"model_dir": bare}))  # frozen
     deploy = Stubber(hook.codedeploy)
     hook_event = load_event("codedeploy-pre-traffic.json")
     deploy.add_response(

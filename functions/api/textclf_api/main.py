@@ -27,7 +27,7 @@ try:
     copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_api"})
 
     settings = get_settings()
-    predictor = get_predictor()
+    predictor = get_predictor(settings)
     app = create_app(predictor, settings)
     lambda_handler = create_handler(app)
     # every log line of a request carries API Gateway's request id (v1 and v2 alike)

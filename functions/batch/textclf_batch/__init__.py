@@ -11,7 +11,6 @@ from textclf_batch.process import (
     OutputKeys,
     RowCounts,
     S3Input,
-    check_prefixes,
     output_keys,
     process_object,
 )
@@ -23,7 +22,6 @@ __all__ = [
     "RowCounts",
     "S3Input",
     "UnreadableFileError",
-    "check_prefixes",
     "output_keys",
     "process_object",
 ]

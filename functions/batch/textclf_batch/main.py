@@ -20,15 +20,16 @@ from botocore.config import Config
 
 from textclf.model import get_predictor
 from textclf.settings import get_settings
-from textclf_batch import BatchSummary, S3Input, check_prefixes, process_object
+from textclf_batch import BatchSummary, S3Input, process_object
 from textclf_batch.metrics import emit_batch_file
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_batch"})
 
+# read once; fails at start-up (not per file) on a bad value, or prefixes whose outputs could
+# trigger the function again (a rule of Settings)
 settings = get_settings()
-check_prefixes(settings)  # fail at start-up, not per file, if outputs could trigger the function
-predictor = get_predictor()
+predictor = get_predictor(settings)
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from textclf.model import Predictor
-from textclf.settings import Settings, SettingsError, get_settings
+from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
 from textclf_batch.formats import Blank, Rejected, Row, TableFormat, format_for_key, make_format
 from textclf_batch.s3io import S3Upload
@@ -102,24 +102,17 @@ class _Conflict(Exception):
 
 
 def output_keys(key: str, settings: Settings) -> OutputKeys:
-    """Where the outputs of ``incoming/<path>`` go; refuses keys outside the input prefix."""
-    check_prefixes(settings)
+    """Where the outputs of ``incoming/<path>`` go; refuses keys outside the input prefix.
+
+    That outputs cannot land under the input prefix is a rule of :class:`Settings` itself
+    (checked when the handler reads them, at start-up).
+    """
     if not key.startswith(settings.input_prefix):
         raise BatchProcessingError(
             "outside_input_prefix", f"key is not under {settings.input_prefix!r}; refusing to process it"
         )
     target = settings.output_prefix + key[len(settings.input_prefix) :]
     return OutputKeys(target, f"{target}.errors.jsonl", f"{target}.summary.json")
-
-
-def check_prefixes(settings: Settings) -> None:
-    """Outputs must never land where they would trigger the function again."""
-    inp, out = settings.input_prefix, settings.output_prefix
-    if not inp or not out or inp.startswith(out) or out.startswith(inp):
-        raise SettingsError(
-            f"INPUT_PREFIX ({inp!r}) and OUTPUT_PREFIX ({out!r}) must be non-empty and neither may "
-            "contain the other, or outputs could trigger the function again"
-        )
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -466,7 +459,7 @@ def process_object(
     client: Any,
     predictor: Predictor,
     obj: S3Input,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     remaining_seconds: Callable[[], float] | None = None,
 ) -> BatchSummary:
@@ -490,7 +483,6 @@ def process_object(
     failures (S3 errors, a crashed worker, a publishing race) publish the same failure
     when they can and raise :class:`BatchProcessingError`, so that Lambda retries the event.
     """
-    settings = settings or get_settings()
     run = _Run(client, predictor, obj, settings, remaining_seconds)
     response: dict[str, Any] | None = None
     try:

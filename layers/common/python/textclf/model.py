@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypedDict
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
 from textclf.manifest import read_manifest
-from textclf.settings import get_settings
+from textclf.settings import Settings, SklearnVersionPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -110,26 +110,39 @@ def _backend(name: str) -> Backend:
     return loader
 
 
-def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
+def _load(name: str, model_dir: Path, manifest: dict[str, Any], policy: SklearnVersionPolicy) -> Predictor:
+    if name == "joblib":  # the one backend with a policy: a model pickled by another scikit-learn
+        from textclf.backends.joblib_backend import load
+
+        return load(model_dir, manifest, sklearn_version_policy=policy)
+    return _backend(name)(model_dir, manifest)
+
+
+def load_predictor(
+    model_dir: Path, backend: str = "auto", *, sklearn_version_policy: SklearnVersionPolicy = "warn"
+) -> Predictor:
     """Load the model in ``model_dir`` with the best backend it supports.
 
     ``backend="auto"`` prefers the lean artefact and falls back to joblib when the
     model has none, or the lean one cannot run here (its module or its format is
     unavailable); a named backend is used or fails. A file that fails its integrity
     check stops loading: no fallback serves a tampered model folder.
+    ``sklearn_version_policy`` says what the joblib backend does with a model trained by
+    another scikit-learn version (``warn`` and load, or ``refuse``). Nothing here reads
+    the environment: a handler passes its :class:`~textclf.settings.Settings` values.
     """
     manifest = read_manifest(model_dir)
     available = [name for name in PREFERENCE if name in manifest["backends"]]
     if backend != "auto":
         if backend not in manifest["backends"] or backend not in BACKENDS:
             raise ModelLoadError(f"model in {model_dir} has no {backend!r} backend")
-        return _backend(backend)(model_dir, manifest)
+        return _load(backend, model_dir, manifest, sklearn_version_policy)
     if not available:
         raise ModelLoadError(f"model in {model_dir} lists no backend this runtime knows")
     errors: list[str] = []
     for name in available:
         try:
-            return _backend(name)(model_dir, manifest)
+            return _load(name, model_dir, manifest, sklearn_version_policy)
         except ImportError as exc:
             hint = ""
             if name == "joblib":
@@ -143,10 +156,15 @@ def load_predictor(model_dir: Path, backend: str = "auto") -> Predictor:
 
 
 @cache
-def get_predictor() -> Predictor:
-    """The process-wide predictor, loaded once (at import time of a handler)."""
-    settings = get_settings()
-    predictor = load_predictor(settings.model_dir, settings.model_backend)
+def get_predictor(settings: Settings) -> Predictor:
+    """The process-wide predictor for these settings, loaded once (at import time of a handler).
+
+    The handler reads :class:`Settings` once and passes them: model folder, backend and
+    scikit-learn version policy come from them, not from the environment.
+    """
+    predictor = load_predictor(
+        settings.model_dir, settings.model_backend, sklearn_version_policy=settings.sklearn_version_policy
+    )
     logger.info(
         "model loaded",
         extra={"model_version": predictor.version, "backend": predictor.backend},

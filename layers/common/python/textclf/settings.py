@@ -1,15 +1,25 @@
-"""Runtime settings, read once from the environment and validated at start-up."""
+"""Runtime settings, read once from the environment and validated at start-up.
+
+Only a handler calls :func:`get_settings` (once, at import) and passes the values down;
+library code takes what it needs as arguments and never reads the environment, so
+training (which imports this package to export and evaluate models) is not affected by a
+serving setting in the shell. Rules between fields are validators of :class:`Settings`,
+checked once, when the settings are read.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from textclf.errors import TextClfError
+
+SklearnVersionPolicy = Literal["warn", "refuse"]
 
 
 class SettingsError(TextClfError):
@@ -19,7 +29,8 @@ class SettingsError(TextClfError):
 class Settings(BaseSettings):
     """Every knob of the runtime; the SAM template's ``Globals`` sets them in Lambda."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # frozen: read once, never changed, and hashable (``textclf.model.get_predictor`` caches on it)
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", frozen=True)
 
     model_dir: Path = Field(
         default=Path("/opt/model"), description="Folder holding manifest.json and the model files."
@@ -51,7 +62,7 @@ class Settings(BaseSettings):
             "https://api.example.com/textclf/predict); empty when the API is not mapped under one."
         ),
     )
-    sklearn_version_policy: Literal["warn", "refuse"] = Field(
+    sklearn_version_policy: SklearnVersionPolicy = Field(
         default="warn",
         description="What to do when the model was trained with another scikit-learn version.",
     )
@@ -90,6 +101,19 @@ class Settings(BaseSettings):
         value = value.strip("/")
         return f"/{value}" if value else ""
 
+    @model_validator(mode="after")
+    def _outputs_cannot_trigger_the_batch_function(self) -> Self:
+        """The batch function reads under INPUT_PREFIX and writes under OUTPUT_PREFIX: if either
+        contains the other (or one is empty, which contains everything), its outputs would
+        trigger it again."""
+        inp, out = self.input_prefix, self.output_prefix
+        if not inp or not out or inp.startswith(out) or out.startswith(inp):
+            raise ValueError(
+                f"INPUT_PREFIX ({inp!r}) and OUTPUT_PREFIX ({out!r}) must be non-empty and neither may "
+                "contain the other, or outputs could trigger the function again"
+            )
+        return self
+
 
 @cache
 def get_settings() -> Settings:
@@ -97,7 +121,12 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise SettingsError(f"invalid settings in the environment: {problems}") from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """``NAME: message`` for a field; a rule between fields already names its variables."""
+    if not error["loc"]:
+        return error["msg"].removeprefix("Value error, ")
+    return f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"

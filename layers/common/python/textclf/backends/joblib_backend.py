@@ -18,12 +18,12 @@ import sklearn
 from textclf.errors import ModelLoadError
 from textclf.manifest import verify_files
 from textclf.model import ScoreMatrixPredictor
-from textclf.settings import get_settings
+from textclf.settings import SklearnVersionPolicy
 
 logger = logging.getLogger(__name__)
 
 
-def check_sklearn_version(manifest: dict[str, Any], policy: str) -> None:
+def check_sklearn_version(manifest: dict[str, Any], policy: SklearnVersionPolicy) -> None:
     """Warn about (or refuse) a model trained with a different scikit-learn."""
     trained = manifest.get("libraries", {}).get("scikit-learn")
     if trained is None or trained == sklearn.__version__:
@@ -33,7 +33,7 @@ def check_sklearn_version(manifest: dict[str, Any], policy: str) -> None:
         f"this runtime has {sklearn.__version__}: predictions may differ; retrain to match"
     )
     if policy == "refuse":
-        raise ModelLoadError(message + " (SKLEARN_VERSION_POLICY=refuse)")
+        raise ModelLoadError(message + " (scikit-learn version policy: refuse)")
     logger.warning(message)
 
 
@@ -62,12 +62,18 @@ class JoblibPredictor(ScoreMatrixPredictor):
         return raw
 
 
-def load(model_dir: Path, manifest: dict[str, Any]) -> JoblibPredictor:
-    """Verify and load ``model.joblib`` from ``model_dir``."""
+def load(
+    model_dir: Path, manifest: dict[str, Any], sklearn_version_policy: SklearnVersionPolicy = "warn"
+) -> JoblibPredictor:
+    """Verify and load ``model.joblib`` from ``model_dir``.
+
+    ``sklearn_version_policy``: ``warn`` (log and load) or ``refuse`` (raise
+    :class:`ModelLoadError`) when the model was trained with another scikit-learn.
+    """
     spec = manifest["backends"].get("joblib", {})
     name = spec.get("file", "model.joblib")
     verify_files(model_dir, manifest, [name])
-    check_sklearn_version(manifest, get_settings().sklearn_version_policy)
+    check_sklearn_version(manifest, sklearn_version_policy)
     try:
         pipeline = joblib.load(model_dir / name)
     except Exception as exc:  # a verified file that still fails: incompatible libraries
