@@ -53,8 +53,11 @@ def real_texts() -> list[str]:
     return texts
 
 
-def write_input(path: Path, *, size: int | None = None, rows: int | None = None, bad_every: int = 0) -> int:
-    """A CSV (id,text,source) of real texts, up to ``size`` bytes or ``rows`` rows; returns rows.
+def write_input(
+    path: Path, *, size: int | None = None, rows: int | None = None, bad_every: int = 0, fmt: str = "csv"
+) -> int:
+    """A CSV (id,text,source), or JSON Lines with those fields when ``fmt`` is ``jsonl``, of real
+    texts, up to ``size`` bytes or ``rows`` rows; returns rows.
 
     With ``bad_every``, every n-th row has an empty text (a row the function must reject).
     """
@@ -63,11 +66,16 @@ def write_input(path: Path, *, size: int | None = None, rows: int | None = None,
     written = count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "text", "source"])
+        if fmt == "csv":
+            writer.writerow(["id", "text", "source"])
         while (size is None or written < size) and (rows is None or count < rows):
             count += 1
             text = "" if bad_every and count % bad_every == 0 else rng.choice(texts)
-            writer.writerow([count, text, "bench"])
+            if fmt == "csv":
+                writer.writerow([count, text, "bench"])
+            else:
+                record = {"id": count, "text": text, "source": "bench"}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             written = fh.tell()
     return count
 
@@ -134,7 +142,13 @@ def upload(endpoint: str, path: Path, key: str) -> None:
 
 
 def run_child(
-    endpoint: str, key: str, model_dir: Path, workers: int, part_mib: int, reader: str = "new"
+    endpoint: str,
+    key: str,
+    model_dir: Path,
+    workers: int,
+    part_mib: int,
+    reader: str = "new",
+    scores: str = "new",
 ) -> dict[str, Any]:
     """Invoke the handler in a fresh interpreter; its JSON report."""
     env = {
@@ -149,6 +163,7 @@ def run_child(
         "POWERTOOLS_SERVICE_NAME": "textclf-batch-bench",
     }
     command = [sys.executable, __file__, "--child", key, "--part-mib", str(part_mib), "--reader", reader]
+    command += ["--scores", scores]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(f"bench child failed:\n{result.stderr[-3000:]}")
@@ -173,7 +188,7 @@ def use_old_reader() -> None:
     setattr(process, "open_text", lambda stream: (stream, "UTF-8"))  # noqa: B010
 
 
-def child(key: str, part_mib: int, reader: str = "new") -> None:
+def child(key: str, part_mib: int, reader: str = "new", scores: str = "new") -> None:
     """Inside the measured process: import the function, invoke it once, print a JSON report."""
     import importlib
     import resource
@@ -184,6 +199,10 @@ def child(key: str, part_mib: int, reader: str = "new") -> None:
     s3io.PART_SIZE = part_mib * 1024 * 1024
     if reader == "old":
         use_old_reader()
+    if scores == "old":
+        from bench.old_batch_scores import use_old_scores
+
+        use_old_scores()
     app = importlib.import_module("textclf_batch.main")
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -247,13 +266,18 @@ print(json.dumps(len(texts) / (time.perf_counter() - start)))
 
 @contextmanager
 def staged_input(
-    *, size: int | None = None, rows: int | None = None, bad_every: int = 0, endpoint: str | None = None
+    *,
+    size: int | None = None,
+    rows: int | None = None,
+    bad_every: int = 0,
+    endpoint: str | None = None,
+    fmt: str = "csv",
 ) -> Iterator[tuple[str, str, Path]]:
-    """A generated CSV uploaded to S3 (to a moto server started here unless ``endpoint`` is given)."""
+    """A generated file uploaded to S3 (to a moto server started here unless ``endpoint`` is given)."""
     with tempfile.TemporaryDirectory(prefix="textclf-bench-") as tmp, ExitStack() as stack:
-        path = Path(tmp) / "input.csv"
-        write_input(path, size=size, rows=rows, bad_every=bad_every)
-        key = f"incoming/bench-{path.stat().st_size}.csv"
+        path = Path(tmp) / f"input.{fmt}"
+        write_input(path, size=size, rows=rows, bad_every=bad_every, fmt=fmt)
+        key = f"incoming/bench-{path.stat().st_size}.{fmt}"
         if endpoint is None:
             endpoint = stack.enter_context(MotoServer()).url
         upload(endpoint, path, key)
@@ -291,10 +315,12 @@ def measure(
     part_mib: int = 8,
     model_dir: Path | None = None,
     endpoint: str | None = None,
+    fmt: str = "csv",
 ) -> dict[str, Any]:
     """Median figures of ``runs`` invocations on one generated file (see the module docstring)."""
     model_dir = model_dir or default_model_dir()
-    with staged_input(size=size, rows=rows, bad_every=bad_every, endpoint=endpoint) as (url, key, _):
+    staged = staged_input(size=size, rows=rows, bad_every=bad_every, endpoint=endpoint, fmt=fmt)
+    with staged as (url, key, _):
         return summarize([run_child(url, key, model_dir, workers, part_mib) for _ in range(runs)])
 
 
@@ -315,35 +341,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="BATCH_WORKERS (0 = one per CPU)")
     parser.add_argument("--part-mib", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="input format")
     parser.add_argument("--child", metavar="KEY", help=argparse.SUPPRESS)
     parser.add_argument("--reader", default="new", help=argparse.SUPPRESS)
+    parser.add_argument("--scores", default="new", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.part_mib, args.reader)
+        child(args.child, args.part_mib, args.reader, args.scores)
         return
 
     model_dir = default_model_dir()
     cpus = len(os.sched_getaffinity(0))
     sizes = args.sizes.split(",")
-    print(f"batch bench: {cpus} CPUs, model {model_dir}")
+    csv_input = args.format == "csv"
+    print(f"batch bench: {cpus} CPUs, model {model_dir}, {args.format} input")
     print(f"\nthroughput on {sizes[0]} (medians of {args.runs} interleaved runs, same texts):")
     baselines: list[float] = []
-    inline_runs: list[dict[str, Any]] = []
-    parallel_runs: list[dict[str, Any]] = []
-    old_inline_runs: list[dict[str, Any]] = []
-    old_parallel_runs: list[dict[str, Any]] = []
-    with staged_input(size=parse_size(sizes[0])) as (url, key, path):
+    # (reader, scores) -> (in-process runs, parallel runs); the old reader reads CSV only
+    variants = [("new", "new"), ("new", "old")] + ([("old", "new")] if csv_input else [])
+    runs: dict[tuple[str, str], tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+        v: ([], []) for v in variants
+    }
+    with staged_input(size=parse_size(sizes[0]), fmt=args.format) as (url, key, path):
         for _ in range(args.runs):
-            baselines.append(sklearn_baseline(model_dir, path))
-            inline_runs.append(run_child(url, key, model_dir, 1, args.part_mib))
-            old_inline_runs.append(run_child(url, key, model_dir, 1, args.part_mib, reader="old"))
-            parallel_runs.append(run_child(url, key, model_dir, args.workers, args.part_mib))
-            old_parallel_runs.append(
-                run_child(url, key, model_dir, args.workers, args.part_mib, reader="old")
-            )
-    baseline = statistics.median(baselines)
-    inline, parallel = summarize(inline_runs), summarize(parallel_runs)
-    old_inline, old_parallel = summarize(old_inline_runs), summarize(old_parallel_runs)
+            if csv_input:
+                baselines.append(sklearn_baseline(model_dir, path))
+            for reader, scores in variants:
+                for workers, into in ((1, runs[reader, scores][0]), (args.workers, runs[reader, scores][1])):
+                    into.append(run_child(url, key, model_dir, workers, args.part_mib, reader, scores))
+    baseline = statistics.median(baselines) if baselines else float("nan")
+    inline, parallel = (summarize(r) for r in runs["new", "new"])
     print(f"  {'scikit-learn pipeline.predict, 1 process (baseline)':<52}{baseline:>9,.0f} rows/s")
     for name, fig in (
         ("batch function, in-process (BATCH_WORKERS=1)", inline),
@@ -355,19 +382,35 @@ def main() -> None:
             f"CPU {fig['cpu_ms_per_1000_rows']:.0f} ms / 1000 rows, {fig['cpu_share']:.2f} CPUs busy"
         )
 
-    print("\nS3 path, current reader vs the reader before issue 12 (bench/old_batch_reader.py), same run:")
-    reader_ratios = {}
-    for name, new, old in (
-        ("in-process", inline, old_inline),
-        (f"{cpus} scoring workers", parallel, old_parallel),
+    comparisons: dict[str, Any] = {}
+    for variant, title in (
+        (("new", "old"), "scores as one matrix vs per-row dicts and lists (bench/old_batch_scores.py)"),
+        (("old", "new"), "current reader vs the reader before issue 12 (bench/old_batch_reader.py)"),
     ):
-        reader_ratios[name] = new["rows_per_s"] / old["rows_per_s"]
-        print(
-            f"  {name:<24} current {new['rows_per_s']:>9,.0f} rows/s   "
-            f"before {old['rows_per_s']:>9,.0f} rows/s"
-            f"   ratio {reader_ratios[name]:.3f}  (CPU {new['cpu_ms_per_1000_rows']:.1f} vs "
-            f"{old['cpu_ms_per_1000_rows']:.1f} ms / 1000 rows)"
-        )
+        if variant not in runs:
+            continue
+        old_inline, old_parallel = (summarize(r) for r in runs[variant])
+        print(f"\nS3 path, {title}, same run:")
+        ratios = {}
+        for name, new, old in (
+            ("in-process", inline, old_inline),
+            (f"{cpus} scoring workers", parallel, old_parallel),
+        ):
+            ratios[name] = {
+                "rows_per_s": new["rows_per_s"] / old["rows_per_s"],
+                "rss_peak": new["rss_peak_mb"] / old["rss_peak_mb"],
+                "worker_peak": new["worker_peak_mb"] / old["worker_peak_mb"] if old["worker_peak_mb"] else 0,
+            }
+            print(
+                f"  {name:<24} current {new['rows_per_s']:>9,.0f} rows/s   "
+                f"before {old['rows_per_s']:>9,.0f} rows/s"
+                f"   ratio {ratios[name]['rows_per_s']:.3f}  (CPU {new['cpu_ms_per_1000_rows']:.1f} vs "
+                f"{old['cpu_ms_per_1000_rows']:.1f} ms / 1000 rows; peak RSS {new['rss_peak_mb']:.0f} vs "
+                f"{old['rss_peak_mb']:.0f} MB, worker {new['worker_peak_mb']:.0f} vs "
+                f"{old['worker_peak_mb']:.0f} MB)"
+            )
+        key_name = "old_scores" if variant == ("new", "old") else "old_reader"
+        comparisons[key_name] = {"inline": old_inline, "parallel": old_parallel, "ratios": ratios}
 
     print("\nby input size (one scoring worker per CPU):")
     print(
@@ -376,7 +419,9 @@ def main() -> None:
     )
     results = {sizes[0]: parallel}
     for size_text in sizes[1:]:
-        results[size_text] = measure(size=parse_size(size_text), workers=args.workers, part_mib=args.part_mib)
+        results[size_text] = measure(
+            size=parse_size(size_text), workers=args.workers, part_mib=args.part_mib, fmt=args.format
+        )
     for size_text, fig in results.items():
         print(
             f"{size_text:>8} {fig['rows']['read']:>11,} {fig['rows_per_s']:>9,.0f} {fig['seconds']:>8.1f} "
@@ -386,8 +431,9 @@ def main() -> None:
         out = {
             "cpus": cpus,
             "baseline_rows_per_s": baseline,
+            "format": args.format,
             "inline": inline,
-            "old_reader": {"inline": old_inline, "parallel": old_parallel, "ratios": reader_ratios},
+            **comparisons,
             "by_size": results,
         }
         args.json.write_text(json.dumps(out, indent=2))

@@ -4,7 +4,8 @@
 the S3 path's throughput can be compared with the current reader in the same run.
 Copied unchanged from ``textclf/batch/formats.py`` and ``streams.py`` at commit 7139f34
 (now ``functions/batch/textclf_batch/``)
-(it splits on LF only, decodes UTF-8 line by line and lets csv.reader join lines).
+(it splits on LF only, decodes UTF-8 line by line and lets csv.reader join lines); only its
+``encode`` follows the current :class:`Scores`.
 """
 
 from __future__ import annotations
@@ -167,10 +168,11 @@ class OldCsvFormat:
         return buffer.getvalue().encode("utf-8")
 
     def encode(self, rows: Sequence[Row], scores: Scores, classes: Sequence[str]) -> bytes:
+        labels, top = scores.top(classes)  # scores as they are now: the reader is what is compared
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerows(
             [*row.data, label, repr(round(score, SCORE_DIGITS))]
-            for row, label, score in zip(rows, scores.labels, scores.scores, strict=True)
+            for row, label, score in zip(rows, labels, top, strict=True)
         )
         return buffer.getvalue().encode("utf-8")

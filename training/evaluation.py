@@ -150,9 +150,10 @@ def evaluate_model_dir(
         predictor = load_joblib(model_dir, manifest, sklearn_version_policy)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
-    default_text, default_label = trained_columns(manifest)
+    record = manifest.to_json()
+    default_text, default_label = trained_columns(record)
     dataset = load_dataset(
-        data, text_column or default_text, label_column or default_label, trained_text_limit(manifest)
+        data, text_column or default_text, label_column or default_label, trained_text_limit(record)
     )
     unknown = sorted(set(dataset.labels) - set(predictor.classes))
     if unknown:

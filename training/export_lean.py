@@ -1,6 +1,7 @@
 """Export a fitted pipeline as the lean artefact, and prove that it scores the same.
 
 The lean artefact (read by ``textclf.backends.lean``) is pure data: ``lean.json``
+(:class:`textclf.backends.lean.spec.LeanSpec`, the class the backend reads it with)
 with the analyzer settings, intercepts and calibration parameters, one vocabulary
 text file per vectorizer, and ``.npy`` arrays for IDF weights and coefficients.
 
@@ -14,7 +15,6 @@ says why (``backends.lean_unavailable``) and the model ships with joblib alone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -38,6 +38,22 @@ from sklearn.svm import SVC, LinearSVC
 
 from textclf.backends import lean
 from textclf.backends.joblib_backend import JoblibPredictor
+from textclf.backends.lean.spec import (
+    FORMAT,
+    SPEC_NAME,
+    Calibration,
+    DenseCoef,
+    HeadSpec,
+    LeanSpec,
+    Link,
+    MemberKind,
+    MemberSpec,
+    SparseCoef,
+    VectorizerSettings,
+    VectorizerSpec,
+    VocabularyFile,
+)
+from textclf.manifest import Backends, FileEntry, LeanBackend, Manifest, Parity, score_kind
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +123,7 @@ class LeanExport:
 
     directory: Path | None
     files: list[str] = field(default_factory=list)
-    backend: dict[str, Any] | None = None
+    backend: LeanBackend | None = None
     unavailable: str | None = None
 
     def close(self) -> None:
@@ -129,9 +145,7 @@ def export_lean(pipeline: Any, parity_texts: Sequence[str]) -> LeanExport:
     directory = Path(tempfile.mkdtemp(prefix="lean-export-"))
     try:
         files = write_artifact(pipeline, directory)
-        backend: dict[str, Any] = {"spec": lean.SPEC_NAME, "files": files}
-        parity = check_parity(pipeline, directory, backend, list(parity_texts))
-        backend["parity"] = parity
+        parity = check_parity(pipeline, directory, files, list(parity_texts))
     except UnsupportedModelError as exc:
         shutil.rmtree(directory, ignore_errors=True)
         reason = str(exc)
@@ -140,7 +154,8 @@ def export_lean(pipeline: Any, parity_texts: Sequence[str]) -> LeanExport:
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    logger.info("lean backend exported: parity on %d texts", parity["texts"])
+    logger.info("lean backend exported: parity on %d texts", parity.texts)
+    backend = LeanBackend(spec=SPEC_NAME, files=files, parity=parity)
     return LeanExport(directory=directory, files=files, backend=backend)
 
 
@@ -173,7 +188,7 @@ def _features_and_classifier(pipeline: Any) -> tuple[list[tuple[str, Any, float 
 
 def _vectorizer_spec(
     name: str, vec: Any, weight: float | None, offset: int
-) -> tuple[dict[str, Any], list[str], Any]:
+) -> tuple[VectorizerSettings, list[str], Any]:
     """Settings, terms in column order and IDF of one fitted vectorizer."""
     kind = type(vec)
     if kind not in (CountVectorizer, TfidfVectorizer):
@@ -212,22 +227,22 @@ def _vectorizer_spec(
     terms = _terms_in_column_order(name, vec.vocabulary_)
     if idf is not None and idf.shape != (len(terms),):
         raise UnsupportedModelError(f"vectorizer {name!r}: IDF and vocabulary sizes differ")
-    spec = {
-        "name": name,
-        "type": kind.__name__,
-        "analyzer": vec.analyzer,
-        "lowercase": bool(vec.lowercase),
-        "strip_accents": accents,
-        "token_pattern": token_pattern,
-        "stop_words": stop_words,
-        "ngram_range": [min_n, max_n],
-        "binary": bool(vec.binary),
-        "sublinear_tf": sublinear,
-        "norm": norm,
-        "weight": weight,
-        "offset": offset,
-        "n_features": len(terms),
-    }
+    spec = VectorizerSettings(
+        name=name,
+        type="CountVectorizer" if kind is CountVectorizer else "TfidfVectorizer",
+        analyzer=vec.analyzer,
+        lowercase=bool(vec.lowercase),
+        strip_accents=accents,
+        token_pattern=token_pattern,
+        stop_words=stop_words,
+        ngram_range=[min_n, max_n],
+        binary=bool(vec.binary),
+        sublinear_tf=sublinear,
+        norm=norm,
+        weight=weight,
+        offset=offset,
+        n_features=len(terms),
+    )
     return spec, terms, idf
 
 
@@ -240,9 +255,10 @@ def _terms_in_column_order(name: str, vocabulary: dict[str, int]) -> list[str]:
     return [t for t in terms if t is not None]
 
 
-def _estimator_part(est: Any) -> tuple[str, np.ndarray, np.ndarray, int]:
+def _estimator_part(est: Any) -> tuple[MemberKind, np.ndarray, np.ndarray, int]:
     """(kind, coef rows, intercepts, n_classes) of one fitted linear estimator."""
     kind = type(est)
+    member_kind: MemberKind
     if kind in (LinearSVC, LogisticRegression):
         member_kind = "linear"
     elif kind is SVC:
@@ -269,7 +285,7 @@ def _estimator_part(est: Any) -> tuple[str, np.ndarray, np.ndarray, int]:
     return member_kind, coef, intercept, len(est.classes_)
 
 
-def _head(classifier: Any, pipeline: Any) -> tuple[dict[str, Any], list[np.ndarray]]:
+def _head(classifier: Any, pipeline: Any) -> tuple[HeadSpec, list[np.ndarray]]:
     """The head spec and the coefficient blocks (rows = outputs) of every member."""
     classes = list(pipeline.classes_)
     if type(classifier) is CalibratedClassifierCV:
@@ -289,38 +305,35 @@ def _head(classifier: Any, pipeline: Any) -> tuple[dict[str, Any], list[np.ndarr
             if len(set(targets)) != len(targets):
                 raise UnsupportedModelError("calibrators overlap on one class")
             members.append(
-                {
-                    "kind": kind,
-                    "columns": [start, start + coef.shape[0]],
-                    "intercept": intercept.tolist(),
-                    "n_classes": n_est_classes,
-                    "calibration": {
-                        "targets": targets,
-                        "a": [float(c.a_) for c in calibrated.calibrators[:n_pairs]],
-                        "b": [float(c.b_) for c in calibrated.calibrators[:n_pairs]],
-                    },
-                }
+                MemberSpec(
+                    kind=kind,
+                    columns=[start, start + coef.shape[0]],
+                    intercept=intercept.tolist(),
+                    n_classes=n_est_classes,
+                    calibration=Calibration(
+                        targets=targets,
+                        a=[float(c.a_) for c in calibrated.calibrators[:n_pairs]],
+                        b=[float(c.b_) for c in calibrated.calibrators[:n_pairs]],
+                    ),
+                )
             )
             blocks.append(coef)
             start += coef.shape[0]
         if [str(c) for c in classifier.classes_] != [str(c) for c in classes]:
             raise UnsupportedModelError("calibrated classes differ from the pipeline's")
-        return {"calibrated": True, "link": "calibrated", "members": members}, blocks
+        return HeadSpec(calibrated=True, link="calibrated", members=members), blocks
     kind, coef, intercept, n_classes = _estimator_part(classifier)
-    probability = hasattr(pipeline, "predict_proba")
-    if not probability:
+    link: Link
+    if score_kind(pipeline) == "decision":
         link = "decision"
     elif type(classifier) is LogisticRegression:
         link = "logistic" if n_classes <= 2 else "softmax"
     else:
         raise UnsupportedModelError(f"{type(classifier).__name__} probabilities (libsvm's Platt scaling)")
-    member = {
-        "kind": kind,
-        "columns": [0, coef.shape[0]],
-        "intercept": intercept.tolist(),
-        "n_classes": n_classes,
-    }
-    return {"calibrated": False, "link": link, "members": [member]}, [coef]
+    member = MemberSpec(
+        kind=kind, columns=[0, coef.shape[0]], intercept=intercept.tolist(), n_classes=n_classes
+    )
+    return HeadSpec(calibrated=False, link=link, members=[member]), [coef]
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -332,30 +345,30 @@ def _save_array(directory: Path, name: str, array: np.ndarray) -> str:
     return name
 
 
-def _write_vocabulary(directory: Path, name: str, terms: list[str]) -> dict[str, str]:
+def _write_vocabulary(directory: Path, name: str, terms: list[str]) -> VocabularyFile:
     for separator in VOCABULARY_SEPARATORS:
         if not any(separator in term for term in terms):
             break
     else:
         raise UnsupportedModelError(f"vocabulary {name!r} has terms containing every separator we can use")
     (directory / name).write_bytes(separator.join(terms).encode("utf-8", "surrogatepass"))
-    return {"file": name, "separator": separator}
+    return VocabularyFile(file=name, separator=separator)
 
 
 def write_artifact(pipeline: Any, directory: Path) -> list[str]:
     """Write the lean files of ``pipeline`` into ``directory``; returns their names."""
     vectorizers, classifier = _features_and_classifier(pipeline)
     files: list[str] = []
-    blocks: list[dict[str, Any]] = []
+    blocks: list[VectorizerSpec] = []
     offset = 0
     for i, (name, vec, weight) in enumerate(vectorizers):
-        spec, terms, idf = _vectorizer_spec(name, vec, weight, offset)
-        spec["vocabulary"] = _write_vocabulary(directory, f"lean-vocab-{i}.txt", terms)
-        files.append(spec["vocabulary"]["file"])
-        spec["idf"] = None if idf is None else _save_array(directory, f"lean-idf-{i}.npy", idf)
-        if idf is not None:
-            files.append(spec["idf"])
-        blocks.append(spec)
+        settings, terms, idf = _vectorizer_spec(name, vec, weight, offset)
+        vocabulary = _write_vocabulary(directory, f"lean-vocab-{i}.txt", terms)
+        files.append(vocabulary.file)
+        idf_file = None if idf is None else _save_array(directory, f"lean-idf-{i}.npy", idf)
+        if idf_file is not None:
+            files.append(idf_file)
+        blocks.append(VectorizerSpec(**dict(settings), vocabulary=vocabulary, idf=idf_file))
         offset += len(terms)
     head, coef_blocks = _head(classifier, pipeline)
     coef = np.vstack(coef_blocks)  # (n_outputs, n_features)
@@ -365,36 +378,37 @@ def write_artifact(pipeline: Any, directory: Path) -> list[str]:
         raise UnsupportedModelError(f"coefficient matrix {coef.shape} is too large for the lean scorer")
     by_feature = np.ascontiguousarray(coef.T)
     nnz = int(np.count_nonzero(by_feature))
-    coef_spec: dict[str, Any]
+    coef_spec: DenseCoef | SparseCoef
     if nnz <= SPARSE_DENSITY * by_feature.size:
         rows, columns = np.nonzero(by_feature)
         index_type = np.uint16 if by_feature.shape[1] <= np.iinfo(np.uint16).max else np.int32
         indptr = np.zeros(by_feature.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=by_feature.shape[0]), out=indptr[1:])
-        coef_spec = {
-            "layout": "csr",
-            "nnz": nnz,
-            "indptr": _save_array(directory, "lean-coef-indptr.npy", indptr),
-            "indices": _save_array(directory, "lean-coef-indices.npy", columns.astype(index_type)),
-            "data": _save_array(directory, "lean-coef-data.npy", by_feature[rows, columns]),
-        }
-        files += [coef_spec["indptr"], coef_spec["indices"], coef_spec["data"]]
+        coef_spec = SparseCoef(
+            layout="csr",
+            nnz=nnz,
+            indptr=_save_array(directory, "lean-coef-indptr.npy", indptr),
+            indices=_save_array(directory, "lean-coef-indices.npy", columns.astype(index_type)),
+            data=_save_array(directory, "lean-coef-data.npy", by_feature[rows, columns]),
+        )
+        files += [coef_spec.indptr, coef_spec.indices, coef_spec.data]
     else:
-        coef_spec = {"layout": "dense", "file": _save_array(directory, "lean-coef.npy", by_feature)}
-        files.append(coef_spec["file"])
-    spec = {
-        "format": lean.FORMAT,
-        "python": "{}.{}".format(*sys.version_info[:2]),
-        "unicodedata": unicodedata.unidata_version,
-        "classes": [str(c) for c in pipeline.classes_],
-        "n_features": offset,
-        "n_outputs": coef.shape[0],
-        "vectorizers": blocks,
-        "coef": coef_spec,
-        "head": head,
-    }
-    (directory / lean.SPEC_NAME).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
-    return [lean.SPEC_NAME, *files]
+        coef_spec = DenseCoef(layout="dense", file=_save_array(directory, "lean-coef.npy", by_feature))
+        files.append(coef_spec.file)
+    spec = LeanSpec(
+        format=FORMAT,
+        python="{}.{}".format(*sys.version_info[:2]),
+        unicodedata=unicodedata.unidata_version,
+        classes=[str(c) for c in pipeline.classes_],
+        n_features=offset,
+        n_outputs=coef.shape[0],
+        vectorizers=blocks,
+        coef=coef_spec,
+        head=head,
+    )
+    text = json.dumps(spec.model_dump(mode="json"), indent=1, allow_nan=False)
+    (directory / SPEC_NAME).write_text(text + "\n", encoding="utf-8")
+    return [SPEC_NAME, *files]
 
 
 # -- parity --------------------------------------------------------------------------------------
@@ -415,21 +429,29 @@ def vocabulary_texts(pipeline: Any, per_block: int = 40, terms_per_text: int = 2
     return texts
 
 
-def check_parity(pipeline: Any, directory: Path, backend: dict[str, Any], texts: list[str]) -> dict[str, Any]:
+def parity_manifest(
+    pipeline: Any, directory: Path, files: list[str], version: str = "parity-check"
+) -> Manifest:
+    """A manifest for the lean files in ``directory`` alone, so that they load exactly as the
+    service loads them (hashes verified, spec read through the same classes)."""
+    return Manifest(
+        version=version,
+        classes=[str(c) for c in pipeline.classes_],
+        files={name: FileEntry.of(directory / name) for name in files},
+        backends=Backends(lean=LeanBackend(spec=SPEC_NAME, files=files)),
+        score_kind=score_kind(pipeline),
+    )
+
+
+def check_parity(pipeline: Any, directory: Path, files: list[str], texts: list[str]) -> Parity:
     """Load the lean files as the service would and compare with the pipeline.
 
     Raises :class:`UnsupportedModelError` when a label differs or a score is more
     than :data:`PARITY_TOLERANCE` away.
     """
-    classes = [str(c) for c in pipeline.classes_]
-    score_kind = "probability" if hasattr(pipeline, "predict_proba") else "decision"
-    files = {
-        name: {"sha256": hashlib.sha256((directory / name).read_bytes()).hexdigest()}
-        for name in backend["files"]
-    }
-    manifest = {"version": "parity-check", "classes": classes, "files": files, "backends": {"lean": backend}}
+    manifest = parity_manifest(pipeline, directory, files)
     scorer = lean.load(directory, manifest)
-    reference = JoblibPredictor(pipeline, {"version": "parity-check", "score_kind": score_kind})
+    reference = JoblibPredictor(pipeline, manifest)
     all_texts = [*texts, *ADVERSARIAL_TEXTS, *vocabulary_texts(pipeline)]
     expected = reference.score_matrix(all_texts)
     # the lean scorer has two paths: texts together (batch scoring), one text per call (the API)
@@ -456,4 +478,4 @@ def check_parity(pipeline: Any, directory: Path, backend: dict[str, Any], texts:
                 f"(first: text #{mismatched[0]}, {path})"
             )
         worst = max(worst, path_worst)
-    return {"texts": len(all_texts), "max_abs_diff": worst, "tolerance": PARITY_TOLERANCE}
+    return Parity(texts=len(all_texts), max_abs_diff=worst, tolerance=PARITY_TOLERANCE)

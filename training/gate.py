@@ -45,8 +45,8 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from textclf.errors import TextClfError
-from textclf.manifest import MANIFEST_NAME, sha256_file
+from textclf.errors import IntegrityError, TextClfError
+from textclf.manifest import MANIFEST_NAME, Manifest, sha256_file
 from training.data import feature_key
 
 Metric = Literal["macro_f1", "accuracy"]
@@ -89,20 +89,16 @@ def write_training_rows(folder: Path, texts: Sequence[str]) -> dict[str, Any]:
     return {"file": ROWS_FILE, "rows": int(hashes.size), "hash": ROWS_HASH}
 
 
-def _seen(model_dir: Path, manifest: dict[str, Any], texts: Sequence[str]) -> np.ndarray | None:
+def _seen(model_dir: Path, manifest: Manifest, texts: Sequence[str]) -> np.ndarray | None:
     """Which ``texts`` the model in ``model_dir`` was trained on, from its verified
     ``ROWS_FILE``; None when it has none. Raises IntegrityError when the file does not
     match the SHA-256 the manifest lists for it."""
-    from textclf.errors import IntegrityError
-
-    data = manifest.get("data")
-    spec = data.get("training_rows") if isinstance(data, dict) else None
-    reports = manifest.get("reports")
-    if not isinstance(spec, dict) or spec.get("file") != ROWS_FILE or not isinstance(reports, dict):
+    spec = (manifest.data or {}).get("training_rows")
+    if not isinstance(spec, dict) or spec.get("file") != ROWS_FILE or manifest.reports is None:
         return None
     path = model_dir / ROWS_FILE
-    listed = reports.get(ROWS_FILE)
-    if not isinstance(listed, dict) or not path.is_file() or sha256_file(path) != listed.get("sha256"):
+    listed = manifest.reports.get(ROWS_FILE)
+    if listed is None or not path.is_file() or sha256_file(path) != listed.sha256:
         raise IntegrityError(f"{path} is missing or does not match its manifest hash")
     known = np.frombuffer(path.read_bytes(), dtype=">u8").astype(np.uint64)
     return np.isin(row_hashes(texts, exact=spec.get("hash") == ROWS_HASH_EXACT), known)
@@ -142,10 +138,9 @@ def _listed(names: Sequence[str], most: int = 10) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def is_sample(manifest: dict[str, Any]) -> bool:
+def is_sample(manifest: Manifest) -> bool:
     """Whether ``manifest`` describes a model trained on the bundled sample data."""
-    data = manifest.get("data")
-    recorded = data.get("sha256") if isinstance(data, dict) else None
+    recorded = (manifest.data or {}).get("sha256")
     return isinstance(recorded, str) and SAMPLE_DATA.is_file() and recorded == sha256_file(SAMPLE_DATA)
 
 
@@ -163,8 +158,8 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
         predictor = load(model_dir, manifest)
     except TextClfError as exc:
         return {"status": "unreadable", "reason": str(exc)}
-    version = str(manifest["version"])
-    info: dict[str, Any] = {"version": version, "created_at": manifest.get("created_at")}
+    version = manifest.version
+    info: dict[str, Any] = {"version": version, "created_at": manifest.created_at}
     unknown = sorted(set(labels) - set(predictor.classes))
     if unknown and is_sample(manifest):
         return {

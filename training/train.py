@@ -24,7 +24,7 @@ from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
 from training.gate import GateOptions, check_regression, write_training_rows
-from training.layer import write_model_dir
+from training.model_folder import write_model_folder
 from training.pipeline import SEED, Family, ModelOptions, build_features, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
 from training.smoke import write_smoke_set
@@ -321,4 +321,5 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     # the lean artefact is built and parity-checked before the model folder is written
     with export_lean(pipeline, parity_texts=x_test) as lean:
-        return write_model_dir(config.output, pipeline, extra, lean=lean, write_reports=reports)
+        written = write_model_folder(config.output, pipeline, extra, lean=lean, write_reports=reports)
+    return written.to_json()

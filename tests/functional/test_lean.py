@@ -28,10 +28,11 @@ from tests.helpers import BUNDLED_DATA, ROOT, LambdaContext, load_event, load_fu
 from textclf.backends import lean
 from textclf.backends.joblib_backend import JoblibPredictor
 from textclf.errors import BackendUnavailableError, IntegrityError
+from textclf.manifest import Manifest
 from textclf.model import load_predictor
 from training import export_lean as export_module
 from training import train as train_module
-from training.export_lean import ADVERSARIAL_TEXTS, PARITY_TOLERANCE, export_lean
+from training.export_lean import ADVERSARIAL_TEXTS, PARITY_TOLERANCE, export_lean, parity_manifest
 from training.train import TrainConfig, train
 
 
@@ -193,13 +194,13 @@ def test_other_unicode_tables_or_python_fall_back_to_joblib(model_copy: Path, ch
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda spec: spec.pop("head"), "is malformed: KeyError"),
+        (lambda spec: spec.pop("head"), "is malformed: missing keys head"),
         (lambda spec: spec["head"]["members"][0]["calibration"]["targets"].append(0), "do not fit"),
         (
             lambda spec: spec["head"]["members"][0]["calibration"]["targets"].__setitem__(0, 99),
             "outside the classes",
         ),
-        (lambda spec: spec["vectorizers"][0].update(analyzer="sentencepiece"), "unsupported analyzer"),
+        (lambda spec: spec["vectorizers"][0].update(analyzer="sentencepiece"), "vectorizers.0.analyzer"),
         (lambda spec: spec["vectorizers"][1].update(n_features=7), "expected 7 distinct terms"),
         (lambda spec: spec.update(classes=["a", "b"]), "classes differ"),
     ],
@@ -219,7 +220,7 @@ def test_pickled_array_is_refused(model_copy: Path, tmp_path: Path) -> None:
     manifest["files"][idf_name]["sha256"] = hashlib.sha256((model_copy / idf_name).read_bytes()).hexdigest()
     (model_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(lean.ModelLoadError, match="cannot read"):
-        lean.load(model_copy, manifest)
+        lean.load(model_copy, Manifest.model_validate(manifest))
 
 
 # -- analyzers, n-gram for n-gram -------------------------------------------------------------
@@ -377,18 +378,9 @@ def test_family_exports_with_exact_parity(family: str, classes: str) -> None:
     with export_lean(pipeline, parity_texts=texts[::3]) as result:
         assert result.unavailable is None
         assert result.backend is not None and result.directory is not None
-        manifest = {
-            "version": "test",
-            "classes": [str(c) for c in pipeline.classes_],
-            "files": {
-                f: {"sha256": hashlib.sha256((result.directory / f).read_bytes()).hexdigest()}
-                for f in result.files
-            },
-            "backends": {"lean": result.backend},
-        }
+        manifest = parity_manifest(pipeline, result.directory, result.files, version="test")
         lean_predictor = lean.load(result.directory, manifest)
-    score_kind = "probability" if hasattr(pipeline, "predict_proba") else "decision"
-    reference = JoblibPredictor(pipeline, {"version": "test", "score_kind": score_kind})
+    reference = JoblibPredictor(pipeline, manifest)
     assert_same_predictions(lean_predictor, reference, PROBE_TEXTS)
     # one text with few classes is finished in plain Python: the same scores as NumPy's
     if lean_predictor._head.row is not None:

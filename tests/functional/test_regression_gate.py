@@ -239,7 +239,7 @@ def test_own_data_over_the_bundled_sample_model_is_written_and_recorded(tmp_path
     assert again.returncode == 3 and "the current model cannot be compared" in again.stderr, again.stderr
 
 
-@pytest.mark.parametrize("damage", ["tampered", "rows", "manifest", "missing"])
+@pytest.mark.parametrize("damage", ["tampered", "rows", "manifest", "missing", "format", "type"])
 def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     tmp_path: Path, files: dict[str, Path], good_layer: Path, damage: str
 ) -> None:
@@ -257,6 +257,15 @@ def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     elif damage == "manifest":
         (model / "manifest.json").write_text("{not json")
         expected = "cannot read"
+    elif damage in ("format", "type"):  # written by another format version; a hand edit
+        manifest = json.loads((model / "manifest.json").read_text())
+        if damage == "format":
+            manifest["format_version"] = 2
+            expected = "is manifest format 2; this textclf reads format 1"
+        else:
+            manifest["files"]["model.joblib"]["bytes"] = "12"
+            expected = "invalid files.model.joblib.bytes: Input should be a valid integer"
+        (model / "manifest.json").write_text(json.dumps(manifest))
     else:
         (model / "manifest.json").unlink()
         expected = "manifest.json is missing"

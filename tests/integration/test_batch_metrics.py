@@ -55,10 +55,10 @@ def test_a_transient_failure_writes_no_file_metric(
     """A run that raises is retried by Lambda: not (yet) a failed file. Lambda's Errors metric
     and, after the retries, the failure queue's depth carry it (both alarmed)."""
 
-    def broken(texts: list[str]) -> list[object]:
+    def broken(texts: list[str]) -> object:
         raise RuntimeError("scorer crashed")
 
-    monkeypatch.setattr(batch.module.predictor, "predict", broken)
+    monkeypatch.setattr(batch.module.predictor, "score_matrix", broken)
     monkeypatch.setenv("BATCH_WORKERS", "1")
     capsys.readouterr()
     with pytest.raises(BatchProcessingError):

@@ -141,7 +141,9 @@ def test_a_version_serving_another_model_fails(
 ) -> None:
     # the layer says one model, the version serves another
     real = rollout.read_manifest
-    monkeypatch.setattr(rollout, "read_manifest", lambda folder: {**real(folder), "version": "0" * 16})
+    monkeypatch.setattr(
+        rollout, "read_manifest", lambda folder: real(folder).model_copy(update={"version": "0" * 16})
+    )
     lam, deploy = expect_calls(hook, model_dir, api_module.handler, "Failed")
     result = run(hook)
     assert not result["passed"]

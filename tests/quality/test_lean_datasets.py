@@ -32,9 +32,9 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_lean_is_exported_and_matches_joblib_on_every_row(trained: tuple[Path, Path]) -> None:
     data, model = trained
     lean = load_predictor(model)
-    assert lean.backend == "lean", lean.manifest["backends"].get("lean_unavailable")
-    parity = lean.manifest["backends"]["lean"]["parity"]
-    assert parity["texts"] >= lean.manifest["data"]["n_test"] + len(ADVERSARIAL_TEXTS)
+    assert lean.backend == "lean", lean.manifest.backends.lean_unavailable
+    parity = lean.manifest.to_json()["backends"]["lean"]["parity"]
+    assert parity["texts"] >= lean.manifest.to_json()["data"]["n_test"] + len(ADVERSARIAL_TEXTS)
     assert parity["max_abs_diff"] <= PARITY_TOLERANCE
 
     with data.open(encoding="utf-8", newline="") as fh:

@@ -206,7 +206,7 @@ def create_app(predictor: Predictor, settings: Settings) -> FastAPI:
 
     @app.get("/model", summary="The model's manifest: classes, metrics, version")
     async def model() -> dict[str, Any]:
-        return predictor.manifest
+        return predictor.manifest.to_json()
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

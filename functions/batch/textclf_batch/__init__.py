@@ -8,7 +8,10 @@ without Lambda.
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
 from textclf_batch.process import (
     BatchSummary,
+    FileError,
+    InputFile,
     OutputKeys,
+    ReaderSettings,
     RowCounts,
     S3Input,
     output_keys,
@@ -18,7 +21,10 @@ from textclf_batch.process import (
 __all__ = [
     "BatchProcessingError",
     "BatchSummary",
+    "FileError",
+    "InputFile",
     "OutputKeys",
+    "ReaderSettings",
     "RowCounts",
     "S3Input",
     "UnreadableFileError",

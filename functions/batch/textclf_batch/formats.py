@@ -17,6 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from textclf_batch.errors import UnreadableFileError
 from textclf_batch.streams import physical_lines
 
@@ -83,13 +86,34 @@ class Blank:
 Record = Row | Rejected | Blank
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Scores:
-    """Scores of a chunk of rows, in row order; ``per_class`` columns follow ``classes``."""
+    """The scores of a chunk of rows as the predictor computed them: ``matrix`` has shape
+    (n_rows, n_classes), rows in row order, columns in ``classes`` order.
 
-    labels: list[str]
-    scores: list[float]
-    per_class: list[list[float]]
+    It stays one NumPy array from the predictor to the writer (and through the worker pipes,
+    where an array is a header and its raw bytes); Python numbers are made only for the
+    values a format writes. A row's label is the class of its first highest score, the one
+    :meth:`textclf.model.Predictor.predict` picks.
+    """
+
+    matrix: npt.NDArray[np.float64]
+
+    def __eq__(self, other: object) -> bool:  # the same scores: same shape, same values
+        return isinstance(other, Scores) and bool(np.array_equal(self.matrix, other.matrix))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable contents
+
+    def best(self) -> list[int]:
+        """Each row's winning column."""
+        indices: list[int] = self.matrix.argmax(axis=1).tolist()
+        return indices
+
+    def top(self, classes: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Each row's label and its score."""
+        best = self.matrix.argmax(axis=1)
+        scores: list[float] = self.matrix[np.arange(len(best)), best].tolist()
+        return [classes[i] for i in best.tolist()], scores
 
 
 class TableFormat(Protocol):
@@ -469,11 +493,13 @@ class CsvFormat:
         return buffer.getvalue().encode("utf-8")
 
     def encode(self, rows: Sequence[Row], scores: Scores, classes: Sequence[str]) -> bytes:
+        """The rows' output lines: their fields, then the label and its score."""
+        labels, top = scores.top(classes)
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=self.delimiter)
         writer.writerows(
             [*row.data, label, repr(round(score, SCORE_DIGITS))]
-            for row, label, score in zip(rows, scores.labels, scores.scores, strict=True)
+            for row, label, score in zip(rows, labels, top, strict=True)
         )
         return buffer.getvalue().encode("utf-8")
 
@@ -493,7 +519,6 @@ class JsonLinesFormat:
         self._text_field = text_field
         self._max_chars = max_text_chars
         self._max_line_bytes = max_line_bytes
-        self._decoder = json.JSONDecoder()
 
     def records(self, text: io.TextIOWrapper) -> Iterator[Record]:
         numbered = enumerate(physical_lines(text, self._max_line_bytes), start=1)
@@ -581,16 +606,15 @@ class JsonLinesFormat:
         return b""
 
     def encode(self, rows: Sequence[Row], scores: Scores, classes: Sequence[str]) -> bytes:
+        """The rows' output lines: each object with its label, score and every class's score."""
         out = []
-        for row, label, score, per_class in zip(
-            rows, scores.labels, scores.scores, scores.per_class, strict=True
-        ):
+        for row, best, per_class in zip(rows, scores.best(), scores.matrix.tolist(), strict=True):
             data: dict[str, Any] = row.data
             names = _output_names(list(data), ["label", "score", "scores"])
             result = {
                 **data,
-                names[0]: label,
-                names[1]: round(score, SCORE_DIGITS),
+                names[0]: classes[best],
+                names[1]: round(per_class[best], SCORE_DIGITS),
                 names[2]: {c: round(s, SCORE_DIGITS) for c, s in zip(classes, per_class, strict=True)},
             }
             out.append(json.dumps(result, ensure_ascii=False, separators=(",", ":")))

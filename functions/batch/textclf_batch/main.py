@@ -62,10 +62,6 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             settings,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
         )
-        emit_batch_file(summary.document)  # metrics (EMF): rows read/scored/rejected, reasons, duration
+        emit_batch_file(summary)  # metrics (EMF): rows read/scored/rejected, reasons, duration
         summaries.append(summary)
-    return {
-        "results": [
-            {k: s.document[k] for k in ("status", "input", "outputs", "rows", "error")} for s in summaries
-        ]
-    }
+    return {"results": [summary.result() for summary in summaries]}

@@ -22,13 +22,21 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
-from textclf_batch.formats import Blank, Rejected, Row, TableFormat, format_for_key, make_format
+from textclf_batch.formats import (
+    Blank,
+    FormatName,
+    Rejected,
+    Row,
+    TableFormat,
+    format_for_key,
+    make_format,
+)
 from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import make_scorer
 from textclf_batch.streams import GzipWriter, open_binary, open_text
@@ -55,7 +63,48 @@ class S3Input:
 
 
 @dataclass(frozen=True, slots=True)
+class InputFile:
+    """What a run knows of its input object: the event's identity (:class:`S3Input`), then
+    what GetObject said (``size``, and the version and ETag it served) and what reading found
+    (format, compression, text encoding, CSV delimiter); None until known.
+
+    Written as the summary's ``input`` object (the fields not yet known are left out); the
+    version and ETag also go, as S3 metadata, on every output.
+    """
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    size: int | None = None
+    format: FormatName | None = None
+    compressed: bool | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    @classmethod
+    def of(cls, obj: S3Input) -> InputFile:
+        return cls(obj.bucket, obj.key, obj.version_id, obj.etag, obj.sequencer)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "sequencer": self.sequencer,
+        }
+        for name in ("size", "format", "compressed", "encoding", "delimiter"):
+            if (value := getattr(self, name)) is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class OutputKeys:
+    """Where the outputs of one input key go (see :func:`output_keys`)."""
+
     predictions: str
     errors: str
     summary: str
@@ -69,32 +118,93 @@ class RowCounts:
     scored: int
     rejected: int
 
+    def as_json(self) -> dict[str, int]:
+        return {"read": self.read, "scored": self.scored, "rejected": self.rejected}
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """Why a file failed: a stable ``reason`` code and a message for people (never user text)."""
+
+    reason: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSettings:
+    """The settings that decide how rows are read, recorded in every summary."""
+
+    text_column: str
+    max_text_chars: int
+    max_line_bytes: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "text_column": self.text_column,
+            "max_text_chars": self.max_text_chars,
+            "max_line_bytes": self.max_line_bytes,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class BatchSummary:
-    """What one event's processing came to (also written, as JSON, to ``<key>.summary.json``).
+    """What one event's processing came to; :meth:`document` is ``<key>.summary.json``.
 
     ``status``: ``ok`` (every record scored or reported), ``failed`` (the file, or the run,
     failed: ``error`` says why), ``skipped`` (the object version is gone) or ``superseded``
     (a newer version of the key exists, or was published meanwhile). Only ``ok`` and
-    ``failed`` write outputs.
+    ``failed`` write outputs: :meth:`outputs` names those written.
     """
 
     status: Status
-    document: dict[str, Any]
+    input: InputFile
+    keys: OutputKeys
+    rows: RowCounts
+    rejected_by_reason: dict[str, int]
+    blank_lines: int
+    model_version: str
+    backend: str
+    settings: ReaderSettings
+    error: FileError | None
+    duration_seconds: float
 
-    @property
-    def rows(self) -> RowCounts:
-        rows = self.document["rows"]
-        return RowCounts(rows["read"], rows["scored"], rows["rejected"])
+    def outputs(self) -> dict[str, str | None]:
+        """The output keys this status writes (None for the others)."""
+        written = self.status in ("ok", "failed")
+        return {
+            "predictions": self.keys.predictions if self.status == "ok" else None,
+            "errors": self.keys.errors if written else None,
+            "summary": self.keys.summary if written else None,
+        }
 
-    @property
-    def error(self) -> dict[str, str] | None:
-        error: dict[str, str] | None = self.document.get("error")
-        return error
+    def document(self) -> dict[str, Any]:
+        """The summary as JSON (``<key>.summary.json``, in this key order)."""
+        return {
+            "status": self.status,
+            "input": self.input.as_json(),
+            "outputs": self.outputs(),
+            "rows": self.rows.as_json(),
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "blank_lines": self.blank_lines,
+            "model_version": self.model_version,
+            "backend": self.backend,
+            "settings": self.settings.as_json(),
+            "error": self.error.as_json() if self.error else None,
+            "duration_seconds": self.duration_seconds,
+        }
 
-    def __getitem__(self, name: str) -> Any:
-        return self.document[name]
+    def result(self) -> dict[str, Any]:
+        """The part of the summary the Lambda handler returns for this object."""
+        return {
+            "status": self.status,
+            "input": self.input.as_json(),
+            "outputs": self.outputs(),
+            "rows": self.rows.as_json(),
+            "error": self.error.as_json() if self.error else None,
+        }
 
 
 class _Conflict(Exception):
@@ -131,6 +241,11 @@ def _json_bytes_line(value: dict[str, Any]) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+def _failure_line(error: FileError) -> bytes:
+    """The errors file of a failed file: one line, about no line in particular."""
+    return _json_bytes_line({"line": None, **error.as_json()})
+
+
 def _client_error_code(exc: Exception) -> str | None:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
@@ -139,7 +254,7 @@ def _client_error_code(exc: Exception) -> str | None:
     return None
 
 
-class _Run:
+class _ObjectScoring:
     """State of one object's scoring: uploads, counters, and the summary they produce."""
 
     def __init__(
@@ -159,13 +274,7 @@ class _Run:
         self.started = time.monotonic()
         self.read = self.scored = self.rejected = self.blank = 0
         self.reasons: Counter[str] = Counter()
-        self.input_info: dict[str, Any] = {
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": obj.version_id,
-            "etag": obj.etag,
-            "sequencer": obj.sequencer,
-        }
+        self.input = InputFile.of(obj)
         self.uploads: list[S3Upload] = []
         self.predictions: S3Upload | None = None
         self.errors: S3Upload | None = None
@@ -173,35 +282,28 @@ class _Run:
 
     # -- the summary ---------------------------------------------------------------------
 
-    def summary(self, status: Status, error: dict[str, str] | None = None) -> BatchSummary:
-        document = {
-            "status": status,
-            "input": self.input_info,
-            "outputs": {
-                "predictions": self.keys.predictions if status == "ok" else None,
-                "errors": self.keys.errors if status in ("ok", "failed") else None,
-                "summary": self.keys.summary if status in ("ok", "failed") else None,
-            },
-            "rows": {"read": self.read, "scored": self.scored, "rejected": self.rejected},
-            "rejected_by_reason": dict(sorted(self.reasons.items())),
-            "blank_lines": self.blank,
-            "model_version": self.predictor.version,
-            "backend": self.predictor.backend,
-            "settings": {
-                "text_column": self.settings.text_column,
-                "max_text_chars": self.settings.max_text_chars,
-                "max_line_bytes": self.settings.max_line_bytes,
-            },
-            "error": error,
-            "duration_seconds": round(time.monotonic() - self.started, 3),
-        }
-        return BatchSummary(status, document)
+    def summary(self, status: Status, error: FileError | None = None) -> BatchSummary:
+        return BatchSummary(
+            status=status,
+            input=self.input,
+            keys=self.keys,
+            rows=RowCounts(self.read, self.scored, self.rejected),
+            rejected_by_reason=dict(sorted(self.reasons.items())),
+            blank_lines=self.blank,
+            model_version=self.predictor.version,
+            backend=self.predictor.backend,
+            settings=ReaderSettings(
+                self.settings.text_column, self.settings.max_text_chars, self.settings.max_line_bytes
+            ),
+            error=error,
+            duration_seconds=round(time.monotonic() - self.started, 3),
+        )
 
     def metadata(self) -> dict[str, str]:
         """S3 user metadata on every output: the input version it was made from."""
-        meta = {"input-version-id": self.input_info["version_id"] or "null"}
-        if self.input_info.get("etag"):
-            meta["input-etag"] = str(self.input_info["etag"])
+        meta = {"input-version-id": self.input.version_id or "null"}
+        if self.input.etag:
+            meta["input-etag"] = self.input.etag
         if self.obj.sequencer:
             meta["input-sequencer"] = self.obj.sequencer
         meta["model-version"] = self.predictor.version.encode("ascii", "replace").decode()
@@ -243,7 +345,8 @@ class _Run:
             if _client_error_code(exc) in GONE:
                 return None
             raise
-        self.input_info.update(
+        self.input = replace(
+            self.input,
             version_id=response.get("VersionId") or self.obj.version_id,
             etag=str(response.get("ETag", self.obj.etag or "")).strip('"'),
             size=response.get("ContentLength"),
@@ -259,7 +362,7 @@ class _Run:
                 "or split the file",
             )
 
-    def make_format(self, name: Any) -> TableFormat:
+    def make_format(self, name: FormatName) -> TableFormat:
         delimiter = self.settings.csv_delimiter
         return make_format(
             name,
@@ -272,16 +375,16 @@ class _Run:
 
     def score(self, response: dict[str, Any]) -> None:
         name, compressed = format_for_key(self.obj.key)
-        self.input_info.update(format=name, compressed=compressed)
+        self.input = replace(self.input, format=name, compressed=compressed)
         fmt = self.make_format(name)
         text, encoding = open_text(open_binary(response["Body"], compressed=compressed))
-        self.input_info.update(encoding=encoding)
+        self.input = replace(self.input, encoding=encoding)
         try:
             records = fmt.records(text)  # reads the header, and with it the first block of text
         except UnicodeDecodeError as exc:  # UTF-16/32 must decode fully
             raise _wrong_encoding(encoding, exc, "near the start of the file") from None
         if name == "csv":
-            self.input_info.update(delimiter=getattr(fmt, "delimiter", ","))
+            self.input = replace(self.input, delimiter=getattr(fmt, "delimiter", ","))
 
         content_type = "application/gzip" if compressed else fmt.content_type
         meta = self.metadata()
@@ -430,7 +533,7 @@ class _Run:
                 self._withdraw(seen)
                 self._put(self.keys.errors, error_lines, "application/x-ndjson", seen)
             result = summary()
-            self._put(self.keys.summary, _json_bytes(result.document), "application/json", seen)
+            self._put(self.keys.summary, _json_bytes(result.document()), "application/json", seen)
             return result
         except _Conflict as conflict:
             if self.current():
@@ -483,7 +586,7 @@ def process_object(
     failures (S3 errors, a crashed worker, a publishing race) publish the same failure
     when they can and raise :class:`BatchProcessingError`, so that Lambda retries the event.
     """
-    run = _Run(client, predictor, obj, settings, remaining_seconds)
+    run = _ObjectScoring(client, predictor, obj, settings, remaining_seconds)
     response: dict[str, Any] | None = None
     try:
         current = run.current()
@@ -499,8 +602,8 @@ def process_object(
         run.score(response)
     except UnreadableFileError as exc:
         run.abort()
-        error = {"reason": exc.reason, "message": exc.message}
-        result = run.publish(lambda: run.summary("failed", error), _json_bytes_line({"line": None, **error}))
+        error = FileError(exc.reason, exc.message)
+        result = run.publish(lambda: run.summary("failed", error), _failure_line(error))
         if result.status == "failed":
             logger.error(
                 "input file cannot be scored: %s",
@@ -512,9 +615,9 @@ def process_object(
         run.abort()
         reason = exc.reason if isinstance(exc, BatchProcessingError) else type(exc).__name__
         message = exc.message if isinstance(exc, BatchProcessingError) else str(exc)
-        error = {"reason": reason, "message": message}
+        failure = FileError(reason, message)
         try:
-            run.publish(lambda: run.summary("failed", error), _json_bytes_line({"line": None, **error}))
+            run.publish(lambda: run.summary("failed", failure), _failure_line(failure))
         except Exception as put_exc:
             logger.warning("could not write the failure summary: %s", put_exc)
         if isinstance(exc, BatchProcessingError):
@@ -536,11 +639,11 @@ def process_object(
             extra={
                 "bucket": obj.bucket,
                 "key": obj.key,
-                "version_id": run.input_info["version_id"],
+                "version_id": run.input.version_id,
                 "rows_read": run.read,
                 "rows_scored": run.scored,
                 "rows_rejected": run.rejected,
-                "duration_seconds": result["duration_seconds"],
+                "duration_seconds": result.duration_seconds,
             },
         )
     return result

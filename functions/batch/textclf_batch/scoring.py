@@ -25,13 +25,13 @@ logger = logging.getLogger(__name__)
 
 
 def score_chunk(predictor: Predictor, texts: Sequence[str]) -> Scores:
-    """Score ``texts`` with ``predictor``: winning label, its score, and every class's score."""
-    classes = predictor.classes
-    predictions = predictor.predict(texts)
-    labels = [p["label"] for p in predictions]
-    per_class = [[p["scores"][c] for c in classes] for p in predictions]
-    scores = [p["scores"][label] for p, label in zip(predictions, labels, strict=True)]
-    return Scores(labels, scores, per_class)
+    """The (len(texts), len(classes)) score matrix of ``texts``; ``ValueError`` if the
+    predictor's matrix has another shape (a backend bug: the file fails, nothing is published)."""
+    matrix = predictor.score_matrix(texts)
+    expected = (len(texts), len(predictor.classes))
+    if matrix.shape != expected:
+        raise ValueError(f"the model returned scores of shape {matrix.shape}, expected {expected}")
+    return Scores(matrix)
 
 
 class ChunkScorer(Protocol):
@@ -45,8 +45,6 @@ class ChunkScorer(Protocol):
 class InlineScorer:
     """Scores in the calling process (one vCPU, or parallelism switched off)."""
 
-    workers = 1
-
     def __init__(self, predictor: Predictor) -> None:
         self._predictor = predictor
 
@@ -59,7 +57,8 @@ class InlineScorer:
 
 
 def _serve(conn: Connection, predictor: Predictor) -> None:
-    """Worker loop: receive a list of texts, send back ("ok", Scores) or ("error", message)."""
+    """Worker loop: receive a list of texts, send back ("ok", Scores) or ("error", message).
+    A :class:`Scores` pickles as its array's header and raw bytes."""
     while True:
         try:
             texts = conn.recv()

@@ -109,7 +109,7 @@ def pre_traffic_check(
     result = CheckResult(passed=False)
     try:
         manifest = read_manifest(model_dir)
-        result.model_version = expected = str(manifest["version"])
+        result.model_version = expected = manifest.version
         smoke = load_smoke_set(model_dir)
         status, health = invoke_api(lambda_client, function_arn, hook_event("GET", "/health"))
         if status != 200 or not isinstance(health, dict):

@@ -12,11 +12,15 @@ import logging
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
-from textclf.manifest import read_manifest
+from textclf.manifest import Manifest, read_manifest
 from textclf.settings import Settings, SklearnVersionPolicy
+
+if TYPE_CHECKING:  # NumPy is the backends' import; this module needs it only for annotations
+    import numpy as np
+    import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +42,19 @@ class Predictor(Protocol):
     def classes(self) -> tuple[str, ...]: ...
 
     @property
-    def manifest(self) -> dict[str, Any]: ...
+    def manifest(self) -> Manifest: ...
 
     @property
     def backend(self) -> str: ...
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Score texts; one :class:`Prediction` per text, in order."""
+        ...
+
+    def score_matrix(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The scores of ``texts`` as one NumPy array of shape (n_texts, n_classes), columns in
+        ``classes`` order: what :meth:`predict` reads its labels and scores from (the first
+        highest score wins), for callers that keep scores as a matrix (S3 batch scoring)."""
         ...
 
 
@@ -57,20 +67,20 @@ class ScoreMatrixPredictor:
 
     backend = "base"
 
-    def __init__(self, manifest: dict[str, Any], classes: tuple[str, ...]) -> None:
+    def __init__(self, manifest: Manifest, classes: tuple[str, ...]) -> None:
         self._manifest = manifest
         self._classes = classes
 
     @property
     def version(self) -> str:
-        return str(self._manifest["version"])
+        return self._manifest.version
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self._classes
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self._manifest
 
     def score_matrix(self, texts: Sequence[str]) -> Any:
@@ -92,10 +102,10 @@ class ScoreMatrixPredictor:
 class Backend(Protocol):
     """A way to turn a model folder into a :class:`Predictor`."""
 
-    def __call__(self, model_dir: Path, manifest: dict[str, Any]) -> Predictor: ...
+    def __call__(self, model_dir: Path, manifest: Manifest) -> Predictor: ...
 
 
-# name in manifest["backends"] -> "module:attribute" of its loader; imported lazily so
+# name in the manifest's backends -> "module:attribute" of its loader; imported lazily so
 # that a lean deployment never imports scikit-learn.
 BACKENDS: dict[str, str] = {
     "lean": "textclf.backends.lean:load",
@@ -110,7 +120,7 @@ def _backend(name: str) -> Backend:
     return loader
 
 
-def _load(name: str, model_dir: Path, manifest: dict[str, Any], policy: SklearnVersionPolicy) -> Predictor:
+def _load(name: str, model_dir: Path, manifest: Manifest, policy: SklearnVersionPolicy) -> Predictor:
     if name == "joblib":  # the one backend with a policy: a model pickled by another scikit-learn
         from textclf.backends.joblib_backend import load
 
@@ -132,9 +142,10 @@ def load_predictor(
     the environment: a handler passes its :class:`~textclf.settings.Settings` values.
     """
     manifest = read_manifest(model_dir)
-    available = [name for name in PREFERENCE if name in manifest["backends"]]
+    listed = manifest.backends.names()
+    available = [name for name in PREFERENCE if name in listed]
     if backend != "auto":
-        if backend not in manifest["backends"] or backend not in BACKENDS:
+        if backend not in listed or backend not in BACKENDS:
             raise ModelLoadError(f"model in {model_dir} has no {backend!r} backend")
         return _load(backend, model_dir, manifest, sklearn_version_policy)
     if not available:

@@ -16,20 +16,20 @@ import numpy as np
 import sklearn
 
 from textclf.errors import ModelLoadError
-from textclf.manifest import verify_files
+from textclf.manifest import Manifest, score_kind, verify_files
 from textclf.model import ScoreMatrixPredictor
 from textclf.settings import SklearnVersionPolicy
 
 logger = logging.getLogger(__name__)
 
 
-def check_sklearn_version(manifest: dict[str, Any], policy: SklearnVersionPolicy) -> None:
+def check_sklearn_version(manifest: Manifest, policy: SklearnVersionPolicy) -> None:
     """Warn about (or refuse) a model trained with a different scikit-learn."""
-    trained = manifest.get("libraries", {}).get("scikit-learn")
+    trained = (manifest.libraries or {}).get("scikit-learn")
     if trained is None or trained == sklearn.__version__:
         return
     message = (
-        f"model {manifest.get('version')} was trained with scikit-learn {trained}, "
+        f"model {manifest.version} was trained with scikit-learn {trained}, "
         f"this runtime has {sklearn.__version__}: predictions may differ; retrain to match"
     )
     if policy == "refuse":
@@ -42,10 +42,11 @@ class JoblibPredictor(ScoreMatrixPredictor):
 
     backend = "joblib"
 
-    def __init__(self, pipeline: Any, manifest: dict[str, Any]) -> None:
+    def __init__(self, pipeline: Any, manifest: Manifest) -> None:
         super().__init__(manifest, tuple(str(c) for c in pipeline.classes_))
         self._pipeline = pipeline
-        self._proba = hasattr(pipeline, "predict_proba") and manifest.get("score_kind") != "decision"
+        # probabilities when the pipeline has them, unless the manifest says it serves decisions
+        self._proba = score_kind(pipeline) == "probability" and manifest.score_kind != "decision"
 
     @property
     def pipeline(self) -> Any:
@@ -63,15 +64,17 @@ class JoblibPredictor(ScoreMatrixPredictor):
 
 
 def load(
-    model_dir: Path, manifest: dict[str, Any], sklearn_version_policy: SklearnVersionPolicy = "warn"
+    model_dir: Path, manifest: Manifest, sklearn_version_policy: SklearnVersionPolicy = "warn"
 ) -> JoblibPredictor:
     """Verify and load ``model.joblib`` from ``model_dir``.
 
     ``sklearn_version_policy``: ``warn`` (log and load) or ``refuse`` (raise
     :class:`ModelLoadError`) when the model was trained with another scikit-learn.
     """
-    spec = manifest["backends"].get("joblib", {})
-    name = spec.get("file", "model.joblib")
+    entry = manifest.backends.joblib
+    if entry is None:
+        raise ModelLoadError(f"model in {model_dir} has no 'joblib' backend")
+    name = entry.file
     verify_files(model_dir, manifest, [name])
     check_sklearn_version(manifest, sklearn_version_policy)
     try:

@@ -1,8 +1,8 @@
-"""Writing a model folder (the model layer's ``model/``) atomically, with its manifest."""
+"""Writing a model folder (``OUTPUT/model/``: what the model layer ships) atomically, with its
+manifest (:class:`textclf.manifest.Manifest`, the class serving reads it with)."""
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import tempfile
@@ -14,7 +14,16 @@ from typing import Any
 
 import joblib
 
-from textclf.manifest import MANIFEST_NAME, model_version, sha256_file
+from textclf.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    Backends,
+    FileEntry,
+    JoblibBackend,
+    Manifest,
+    model_version,
+    score_kind,
+)
 from training.export_lean import LeanExport
 
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
@@ -39,20 +48,21 @@ def make_deterministic(pipeline: Any) -> None:
             del est._stop_words_id
 
 
+# (folder, manifest as a JSON object): writes report files, may add to the manifest's records
 ReportWriter = Callable[[Path, dict[str, Any]], None]
 
 
-def _listing(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    return {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in sorted(paths)}
+def _listing(paths: list[Path]) -> dict[str, FileEntry]:
+    return {p.name: FileEntry.of(p) for p in sorted(paths)}
 
 
-def write_model_dir(
+def write_model_folder(
     output: Path,
     pipeline: Any,
     manifest_extra: dict[str, Any],
     lean: LeanExport | None = None,
     write_reports: ReportWriter | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Write ``output/model/`` (joblib pipeline, lean artefact if any, reports, manifest) in one step.
 
     ``lean`` is the result of :func:`training.export_lean.export_lean`: its files are
@@ -63,6 +73,8 @@ def write_model_dir(
     ``write_reports(folder, manifest)`` may then add human-readable files (plots,
     model card); they are listed with their SHA-256 under ``reports`` but do not
     count toward the version, which changes only when the model itself does.
+    The manifest is validated as :class:`Manifest` before anything is swapped in,
+    so a folder serving cannot read is never written.
 
     Everything is written into a temporary folder beside the target and swapped in
     by renames, so a failure never leaves a half-written model, and readers see
@@ -74,7 +86,7 @@ def write_model_dir(
     make_deterministic(pipeline)
     try:
         joblib.dump(pipeline, staging / "model.joblib", compress=3)
-        backends: dict[str, Any] = {"joblib": {"file": "model.joblib"}}
+        backends: dict[str, Any] = {"joblib": JoblibBackend(file="model.joblib")}
         if lean is not None and lean.backend is not None and lean.directory is not None:
             for name in lean.files:
                 shutil.copyfile(lean.directory / name, staging / name)
@@ -82,24 +94,28 @@ def write_model_dir(
         elif lean is not None and lean.unavailable is not None:
             backends["lean_unavailable"] = lean.unavailable
         files = _listing([p for p in staging.iterdir() if p.is_file()])
-        manifest: dict[str, Any] = {
-            "version": model_version({name: f["sha256"] for name, f in files.items()}),
-            "classes": [str(c) for c in pipeline.classes_],
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "libraries": library_versions(),
-            "files": files,
-            "backends": backends,
-            "score_kind": "probability" if hasattr(pipeline, "predict_proba") else "decision",
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            version=model_version({name: f.sha256 for name, f in files.items()}),
+            classes=[str(c) for c in pipeline.classes_],
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            libraries=library_versions(),
+            files=files,
+            backends=Backends(**backends),
+            score_kind=score_kind(pipeline),
             **manifest_extra,
-        }
-        if write_reports is not None:
-            write_reports(staging, manifest)
-            manifest["reports"] = _listing(
-                [p for p in staging.iterdir() if p.is_file() and p.name not in files]
-            )
-        (staging / MANIFEST_NAME).write_text(
-            json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
         )
+        if write_reports is not None:
+            record = manifest.to_json()
+            write_reports(staging, record)
+            record["reports"] = {
+                name: entry.model_dump()
+                for name, entry in _listing(
+                    [p for p in staging.iterdir() if p.is_file() and p.name not in files]
+                ).items()
+            }
+            manifest = Manifest.parse(record, "the manifest being written")
+        (staging / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
