@@ -43,7 +43,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help setup train model run serve test test-unit test-functional test-integration test-quality \
-	test-browser test-e2e lint build validate deploy bench bench-batch bench-accuracy \
+	test-browser test-e2e lint build validate deploy bench bench-batch bench-scale bench-accuracy \
 	local-image local-template invoke invoke-check local-api local-lambda local-s3 local-s3-check clean clean-model
 
 help: ## list targets
@@ -177,6 +177,12 @@ BATCH_SIZES ?= 10MB,100MB
 bench-batch: setup model ## S3 batch scoring: rows/s and peak RSS by input size (moto_server)
 	@mkdir -p bench/results
 	$(PY) bench/batch.py --sizes $(BATCH_SIZES) --json bench/results/batch.json
+
+SCALE_SIZE ?= 1GB
+SCALE_WORKERS ?= 1,2,4
+bench-scale: setup model ## fan-out: plan + N range workers on a generated file (1 GB), projections to 10/100 GB
+	@mkdir -p bench/results
+	$(PY) bench/scale.py --size $(SCALE_SIZE) --workers $(SCALE_WORKERS) --json bench/results/scale.json
 
 clean: ## remove build output and caches (the venv and the trained model are kept)
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -126,7 +126,9 @@ def cold(app: Path, common: Path, env: dict[str, str]) -> float:
         timeout=300,
         check=True,
     )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["total_s"])
+    # the last line that is not an EMF record (the API writes the metrics it holds at exit)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{") and '"_aws"' not in line]
+    return float(json.loads(lines[-1])["total_s"])
 
 
 def main() -> int:
@@ -167,7 +169,7 @@ def main() -> int:
             env={**env, "PYTHONPATH": str(variants["now"][1])},
             check=True,
         )
-        first_docs = json.loads(first.stdout.strip().splitlines()[-1])
+        first_docs = json.loads([ln for ln in first.stdout.splitlines() if '"_aws"' not in ln][-1])
     now, base = medians["now"], medians["baseline"]
     result = {"size": size, "cold_start_s": medians, "samples_s": samples, "first_docs_s": first_docs}
     print(

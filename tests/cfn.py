@@ -110,7 +110,7 @@ def _transformed(overrides: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     template = yaml_parse((ROOT / "template.yaml").read_text())
     for resource in template["Resources"].values():
         props = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri"):  # sam package would have uploaded these
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):  # sam package would have uploaded these
             if isinstance(props.get(key), str):
                 props[key] = f"s3://example-bucket/{key}"
     values = parameters(template, dict(overrides))

@@ -40,6 +40,8 @@ def _aws_test_environment() -> Iterator[None]:
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
         mp.setenv("POWERTOOLS_SERVICE_NAME", "textclf-test")
         mp.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+        # the API writes each request's metrics at once (tests of the buffering set their own size)
+        mp.setenv("METRICS_FLUSH_REQUESTS", "1")
         yield
 
 

@@ -15,14 +15,15 @@ from fastapi.testclient import TestClient
 from tests.helpers import LambdaContext, header, load_event, response_json
 from textclf.schemas import NOT_BLANK_PATTERN, WHITESPACE
 from textclf.settings import Settings, SettingsError, get_settings
-from textclf_api.http import create_app, create_handler
+from textclf_api.factory import create_app
+from textclf_api.gateway import create_handler
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def _handler(api_module: ModuleType, base_path: str) -> Handler:
     settings = Settings(model_dir=api_module.settings.model_dir, api_base_path=base_path)
-    return create_handler(create_app(api_module.predictor, settings))
+    return create_handler(create_app(api_module.predictor, settings), base_path=settings.api_base_path)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT, LambdaContext, header, load_event
-from textclf_api.docs import ASSETS_PATH, assets_dir
+from textclf_api.routes.docs import ASSETS_PATH, assets_dir
 
 # every src= / href= / spec-url= / url: '...' a page refers to
 PAGE_URL = re.compile(r"""(?:src|href|spec-url)="([^"]+)"|url: '([^']+)'""")

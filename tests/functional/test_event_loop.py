@@ -8,7 +8,7 @@ import warnings
 from types import ModuleType
 
 from tests.helpers import LambdaContext, load_event
-from textclf_api.http import create_handler
+from textclf_api.gateway import create_handler
 
 
 def test_handler_made_where_no_loop_was_ever_set_works_without_warnings(api_module: ModuleType) -> None:

@@ -30,7 +30,7 @@ def test_request_texts_are_logged_only_when_log_user_text_is_true(
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
 
-    http_logger, keep = logging.getLogger("textclf_api.http"), Keep(logging.DEBUG)
+    http_logger, keep = logging.getLogger("textclf_api"), Keep(logging.DEBUG)
     level = http_logger.level
     http_logger.setLevel(logging.DEBUG)  # everything the module could log
     http_logger.addHandler(keep)

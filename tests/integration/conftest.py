@@ -22,6 +22,10 @@ from tests.helpers import LambdaContext, load_event, load_function
 
 STACK = {"AWS::StackName": "textclf-test", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
 STACK["AWS::Partition"] = "aws"
+# what !Ref of the fan-out state machine gives (BatchFunction may start it; tests/integration/test_fanout.py)
+STACK["BatchFanoutStateMachine"] = (
+    "arn:aws:states:us-east-1:123456789012:stateMachine:textclf-test-batch-fanout"
+)
 
 
 def resolve(value: Any, names: dict[str, str]) -> Any:
@@ -58,15 +62,24 @@ def create_data_bucket(s3: Any) -> str:
     s3.put_bucket_lifecycle_configuration(
         Bucket=name,
         LifecycleConfiguration={
-            "Rules": [
-                {"ID": r["Id"], "Filter": {"Prefix": ""}, **{k: v for k, v in r.items() if k != "Id"}}
-                for r in props["LifecycleConfiguration"]["Rules"]
-            ]
+            "Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
         },
     )
     # DataBucketPolicy (deny without TLS) is not applied: moto ignores IAM conditions, so it would
     # deny every request. tests/unit/test_batch_template.py checks that policy instead.
     return name
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape (``Prefix`` -> ``Filter``,
+    ``ExpirationInDays`` -> ``Expiration``)."""
+    out: dict[str, Any] = {"ID": rule["Id"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    for name, value in rule.items():
+        if name == "ExpirationInDays":
+            out["Expiration"] = {"Days": value}
+        elif name not in ("Id", "Prefix"):
+            out[name] = value
+    return out
 
 
 def _without(rule: dict[str, Any]) -> dict[str, Any]:

@@ -20,11 +20,20 @@ from tests.helpers import ROOT
 from textclf.settings import Settings
 
 TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
+FANOUT = ROOT / "functions" / "batch" / "textclf_fanout"
+FANOUT_STEPS = [FANOUT / f for f in ("plan.py", "ranges.py", "copy.py", "steps.py", "plan_main.py")]
+FANOUT_STEPS += [FANOUT / "score_main.py", FANOUT / "publish_main.py"]
+FANOUT_FUNCTIONS = ("FanoutPlanFunction", "FanoutRangeFunction", "FanoutPublishFunction")
+# the fan-out steps run the batch pipeline, not the S3-triggered handler (main.py: routing)
+BATCH_PIPELINE = sorted(
+    p for p in (ROOT / "functions" / "batch" / "textclf_batch").glob("*.py") if p.name != "main.py"
+)
 # The code each function runs besides the shared core (model loading, backends, settings),
 # which both run: a field read only there, or nowhere yet, is needed by both.
 FUNCTION_SOURCES = {
     "ApiFunction": [ROOT / "functions" / "api", TEXTCLF / "schemas.py"],
-    "BatchFunction": [ROOT / "functions" / "batch"],
+    "BatchFunction": [ROOT / "functions" / "batch" / "textclf_batch", FANOUT / "route.py"],
+    **{name: [*BATCH_PIPELINE, *FANOUT_STEPS] for name in FANOUT_FUNCTIONS},
     "PreTrafficHookFunction": [ROOT / "functions" / "pre_traffic", TEXTCLF / "smoke.py"],
 }
 
@@ -99,7 +108,8 @@ def test_template_declares_no_setting_the_code_does_not_know() -> None:
 
 def test_the_readers_rule_finds_function_specific_settings() -> None:
     """The scan itself: a batch-only and an API-only field are attributed to one function."""
-    assert readers("text_column") == {"BatchFunction"}
+    assert readers("text_column") == {"BatchFunction", *FANOUT_FUNCTIONS}
+    assert readers("fanout_threshold_bytes") == {"BatchFunction"}
     assert readers("max_batch_size") == {"ApiFunction", "PreTrafficHookFunction"}
     assert readers("smoke_tolerance") == {"PreTrafficHookFunction"}
     # read only by the shared core (model loading): every function needs it

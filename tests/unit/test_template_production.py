@@ -198,6 +198,7 @@ ALL_ALARMS = API_ALARMS | {
     "BatchFunctionThrottlesAlarm",
     "BatchFilesFailedAlarm",
     "BatchFailureQueueAlarm",
+    "BatchFanoutFailedAlarm",
 }
 
 

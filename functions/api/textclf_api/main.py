@@ -20,7 +20,10 @@ try:
 
     from textclf.model import get_predictor
     from textclf.settings import get_settings
-    from textclf_api.http import create_app, create_handler
+    from textclf_api.factory import create_app
+    from textclf_api.gateway import create_handler
+    from textclf_api.metrics import BUFFER as metrics_buffer
+    from textclf_api.metrics import flush_at_shutdown
     from textclf_api.snapstart import register_before_snapshot, warm_api
 
     logger = Logger()
@@ -29,12 +32,21 @@ try:
     settings = get_settings()
     predictor = get_predictor(settings)
     app = create_app(predictor, settings)
-    lambda_handler = create_handler(app)
+    lambda_handler = create_handler(app, base_path=settings.api_base_path)
     # every log line of a request carries API Gateway's request id (v1 and v2 alike)
     handler = logger.inject_lambda_context(
         lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP
     )
-    register_before_snapshot(lambda: warm_api(lambda_handler))
+    # the metrics of several requests go out as one record (textclf_api.metrics: when, and what
+    # a container stopped without notice loses)
+    metrics_buffer.max_requests = settings.metrics_flush_requests
+    flush_at_shutdown(metrics_buffer)
+
+    def before_snapshot() -> None:
+        warm_api(lambda_handler)
+        metrics_buffer.flush()  # written now, not copied into every restored environment
+
+    register_before_snapshot(before_snapshot)
 finally:
     # Everything built so far lives as long as the container: move it out of the
     # collector's reach so later collections scan only per-request garbage (lower p99).

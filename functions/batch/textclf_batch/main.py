@@ -22,6 +22,7 @@ from textclf.model import get_predictor
 from textclf.settings import get_settings
 from textclf_batch import BatchSummary, S3Input, process_object
 from textclf_batch.metrics import emit_batch_file
+from textclf_fanout.route import should_fan_out, start
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_batch"})
@@ -32,6 +33,8 @@ settings = get_settings()
 predictor = get_predictor(settings)
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
+# files over FANOUT_THRESHOLD_BYTES go to the fan-out state machine (textclf_fanout.route)
+sfn = boto3.client("stepfunctions") if settings.fanout_state_machine_arn else None
 
 
 @logger.inject_lambda_context
@@ -46,6 +49,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     the event and, after its retries, sends it to the on-failure destination.
     """
     summaries: list[BatchSummary] = []
+    fanned_out: list[dict[str, Any]] = []
     for record in event.records:
         obj = record.s3.get_object
         target = S3Input(
@@ -55,6 +59,9 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             etag=obj.etag or None,
             sequencer=obj.get("sequencer") or None,
         )
+        if sfn is not None and should_fan_out(target.key, obj.size, settings):
+            fanned_out.append(start(sfn, target, settings))
+            continue
         summary = process_object(
             s3,
             predictor,
@@ -64,4 +71,4 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         )
         emit_batch_file(summary)  # metrics (EMF): rows read/scored/rejected, reasons, duration
         summaries.append(summary)
-    return {"results": [summary.result() for summary in summaries]}
+    return {"results": [summary.result() for summary in summaries] + fanned_out}

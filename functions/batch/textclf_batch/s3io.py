@@ -38,12 +38,14 @@ class S3Upload:
         self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         self._pieces.append(data)
         self._buffered += len(data)
+        self.bytes_written += len(data)
         if self._buffered >= self._part_size:
             self._upload_part(self._take())
 

@@ -30,7 +30,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -55,12 +55,19 @@ UNITS: dict[str, MetricUnit] = {
 }
 
 
-def emit(values: Mapping[str, float], extra_dimension: tuple[str, str] | None = None) -> None:
+def emit(
+    values: Mapping[str, float | Sequence[float]],
+    extra_dimension: tuple[str, str] | None = None,
+    timestamp_ms: int | None = None,
+) -> None:
     """Write one EMF line with ``values`` (metric name -> value; units from :data:`UNITS`).
 
-    The metrics are published per ``service`` and, when ``extra_dimension`` is
-    ``(name, value)``, also per ``service`` + that dimension (an EMF document may carry
-    several dimension sets).
+    A value may be a sequence of up to 100 numbers (EMF's limit per metric and record): each is
+    a sample of its own, so CloudWatch's statistics (sum, sample count, percentiles) come out as
+    if every number had been written on a line of its own. The metrics are published per
+    ``service`` and, when ``extra_dimension`` is ``(name, value)``, also per ``service`` + that
+    dimension (an EMF document may carry several dimension sets). ``timestamp_ms`` is the
+    record's time (milliseconds since the epoch; now when None).
 
     Powertools builds and validates each document's shape (names, units, namespace,
     dimensions) once per process; a request then only fills in the timestamp and values.
@@ -69,13 +76,30 @@ def emit(values: Mapping[str, float], extra_dimension: tuple[str, str] | None = 
     """
     if not values or _config["disabled"]:
         return
+    sys.stdout.write(record(values, extra_dimension, timestamp_ms))
+
+
+def record(
+    values: Mapping[str, float | Sequence[float]],
+    extra_dimension: tuple[str, str] | None = None,
+    timestamp_ms: int | None = None,
+) -> str:
+    """The EMF line :func:`emit` writes (newline included), for writing several in one call."""
     head = _head(tuple(values), extra_dimension[0] if extra_dimension else None)
-    line = head % int(time.time() * 1000)
+    line = head % (int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
     if extra_dimension:
         line += _member(*extra_dimension)
     for name, value in values.items():
-        line += _key(name) + _number(value)
-    sys.stdout.write(line + "}\n")
+        line += _key(name) + _value(value)
+    return line + "}\n"
+
+
+def enabled() -> bool:
+    """False when ``POWERTOOLS_METRICS_DISABLED`` turned metrics off (as read by :func:`configure`)."""
+    return not _config["disabled"]
+
+
+MAX_VALUES = 100  # numbers per metric in one EMF record (the EMF specification's limit)
 
 
 _config = {"disabled": False}
@@ -120,6 +144,16 @@ def _member(name: str, value: str) -> str:
 @cache
 def _key(name: str) -> str:
     return f",{json.dumps(name)}:"
+
+
+def _value(value: float | Sequence[float]) -> str:
+    if isinstance(value, int | float):
+        return _number(value)
+    if len(value) == 1:
+        return _number(value[0])
+    if not 0 < len(value) <= MAX_VALUES:
+        raise ValueError(f"an EMF metric holds 1 to {MAX_VALUES} values, not {len(value)}")
+    return "[" + ",".join(_number(v) for v in value) + "]"
 
 
 def _number(value: float) -> str:

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
             "provider (e.g. the ADOT Lambda layer). Off, requests skip its per-request checks."
         ),
     )
+    metrics_flush_requests: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description=(
+            "The API writes its metrics (EMF) once every this many requests, one record per shape; "
+            "sooner for a failure, a new minute or shutdown. 1 writes every request's line at once."
+        ),
+    )
     api_base_path: str = Field(
         default="",
         pattern=r"^/?([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?/?$",
@@ -82,6 +91,24 @@ class Settings(BaseSettings):
     )
     csv_delimiter: Literal["auto", ",", ";", "\t", "tab", "|"] = Field(
         default="auto", description="CSV delimiter; auto = a sep= first line, else detected from the header."
+    )
+    # files bigger than one function (functions/batch/textclf_fanout): Step Functions fan-out
+    fanout_threshold_bytes: int = Field(
+        default=1_000_000_000,
+        ge=0,
+        description="Objects larger than this (bytes, uncompressed keys) are fanned out; 0 = never.",
+    )
+    fanout_state_machine_arn: str = Field(
+        default="", description="The fan-out state machine (set by the template); empty = never fan out."
+    )
+    fanout_range_bytes: int = Field(
+        default=128 * 1_048_576, ge=1, description="Target size of one range of a fanned-out object (bytes)."
+    )
+    fanout_max_concurrency: int = Field(
+        default=100, ge=1, le=10_000, description="Ranges scored at the same time (the Distributed Map's)."
+    )
+    work_prefix: str = Field(
+        default="work/", description="Where a fanned-out run keeps its plan and range outputs until merged."
     )
     # the deployment's pre-traffic hook (functions/pre_traffic/textclf_hook)
     target_function_arn: str = Field(

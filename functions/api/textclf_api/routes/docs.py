@@ -9,7 +9,8 @@ licence files), served under ``/docs/assets/``. Only its files are used: its own
 ``StandaloneDocs`` helper patches functions in ``fastapi.applications`` globally.
 
 Every URL a page refers to starts with the request's ``root_path``, so the pages work
-under any API Gateway stage or custom-domain base path (``StagePathMiddleware`` sets it).
+under any API Gateway stage or custom-domain base path (the event-source handlers in
+:mod:`textclf_api.gateway` set it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -41,36 +42,46 @@ def assets_dir() -> Path:
     return Path(spec.origin).parent / "static"
 
 
-def add_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
-    """Add ``GET /docs``, ``GET /redoc`` and the ``/docs/assets/...`` files they load to ``app``.
-
-    ``app`` must be created with ``docs_url=None, redoc_url=None`` (FastAPI's CDN pages).
-    """
-    app.mount(ASSETS_PATH, StaticFiles(directory=assets_dir()), name="docs-assets")
+def docs_router(title: str, openapi_url: str = "/openapi.json") -> APIRouter:
+    """``GET /docs`` (Swagger UI) and ``GET /redoc`` for the API called ``title``; their assets are
+    served by :func:`add_docs`."""
+    router = APIRouter(include_in_schema=False)
 
     def urls(request: Request) -> tuple[str, str]:
         root = str(request.scope.get("root_path", "")).rstrip("/")
         return root + openapi_url, root + ASSETS_PATH
 
-    @app.get("/docs", include_in_schema=False)
+    @router.get("/docs")
     async def swagger_ui(request: Request) -> HTMLResponse:
         spec, assets = urls(request)
         return get_swagger_ui_html(
             openapi_url=spec,
-            title=f"{app.title} - Swagger UI",
+            title=f"{title} - Swagger UI",
             swagger_js_url=f"{assets}/swagger/swagger-ui-bundle.js",
             swagger_css_url=f"{assets}/swagger/swagger-ui.css",
             swagger_favicon_url=f"{assets}/fastapi/favicon.png",
             swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         )
 
-    @app.get("/redoc", include_in_schema=False)
+    @router.get("/redoc")
     async def redoc(request: Request) -> HTMLResponse:
         spec, assets = urls(request)
         return get_redoc_html(
             openapi_url=spec,
-            title=f"{app.title} - ReDoc",
+            title=f"{title} - ReDoc",
             redoc_js_url=f"{assets}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{assets}/fastapi/favicon.png",
             with_google_fonts=False,
         )
+
+    return router
+
+
+def add_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
+    """Add ``GET /docs``, ``GET /redoc`` and the ``/docs/assets/...`` files they load to ``app``.
+
+    ``app`` must be created with ``docs_url=None, redoc_url=None`` (FastAPI's CDN pages). The
+    assets are mounted on the app itself.
+    """
+    app.router.routes.extend(docs_router(app.title, openapi_url).routes)  # see factory.include
+    app.mount(ASSETS_PATH, StaticFiles(directory=assets_dir()), name="docs-assets")

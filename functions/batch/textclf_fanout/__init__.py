@@ -1,0 +1,1 @@
+"""Files bigger than one function: Step Functions Distributed Map over byte ranges (issue 14)."""
