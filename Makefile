@@ -42,11 +42,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup train model run serve test test-unit lint build validate deploy bench bench-batch bench-scale bench-accuracy \
+.PHONY: help setup train model run serve test test-unit test-functional test-integration test-quality \
+	test-browser test-e2e lint build validate deploy bench bench-batch bench-scale bench-accuracy \
 	local-image local-template invoke invoke-check local-api local-lambda local-s3 local-s3-check clean clean-model
 
 help: ## list targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.lock requirements/checkov.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
@@ -91,13 +92,30 @@ serve: setup model ## serve the API locally (uvicorn) with the model in layers/m
 	MODEL_DIR=$(MODEL_LAYER)/model POWERTOOLS_SERVICE_NAME=textclf-api \
 	  $(BIN)/uvicorn textclf_api.main:app --app-dir functions/api --host $(HOST) --port $(PORT)
 
-test: setup ## run the whole test suite
-	$(BIN)/pytest
+# The tiers are the folders of tests/ (tests/tiers.py says what each may use). `make test` runs them all,
+# measuring coverage of functions/, the core and training (pyproject.toml [tool.coverage]).
+test: setup ## every test tier, with coverage of functions/, the core and training
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
-test-unit: setup ## only the tests that need neither moto nor Docker
+test-unit: setup ## tests/unit: no training, no process, no network (seconds)
 	$(BIN)/pytest tests/unit
 
-lint: setup ## ruff and mypy
+test-functional: setup ## tests/functional: the handlers with a model trained once, training on small files
+	$(BIN)/pytest tests/functional
+
+test-integration: setup ## tests/integration: AWS through moto
+	$(BIN)/pytest tests/integration
+
+test-quality: setup ## tests/quality: real datasets from ../shared/datasets (skipped when absent), accuracy targets
+	$(BIN)/pytest tests/quality
+
+test-browser: setup ## tests/browser: /docs and /redoc in headless Chromium
+	$(BIN)/pytest tests/browser
+
+test-e2e: setup ## tests/e2e: Docker and sam local
+	$(BIN)/pytest tests/e2e
+
+lint: setup ## ruff check, ruff format --check and mypy over every code folder (not a test tier)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -14,12 +14,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers import LambdaContext  # noqa: E402  (the same fake context the tests use)
+from scripts.lambda_context import LambdaContext  # noqa: E402  (the same fake context the tests use)
 
 
-def _load(path: str):
+def _load(path: str) -> ModuleType:
     file = Path(path)
     if (file.parent / "__init__.py").is_file():
         # a module of a function's package (functions/api/textclf_api/main.py): imported by its
@@ -27,6 +28,7 @@ def _load(path: str):
         sys.path.insert(0, str(file.parent.parent))
         return importlib.import_module(f"{file.parent.name}.{file.stem}")
     spec = importlib.util.spec_from_file_location("bench_app", path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

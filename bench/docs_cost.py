@@ -40,7 +40,7 @@ PLATFORM = [
 FIRST_DOCS = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.helpers import LambdaContext, load_event
+from scripts.lambda_context import LambdaContext, load_event
 import importlib, importlib.util, pathlib
 app = pathlib.Path(sys.argv[2])
 if (app.parent / "__init__.py").is_file():  # the function's package (functions/api/textclf_api/main.py)

@@ -95,7 +95,7 @@ def bridge_gateway(network: str = "bridge", timeout: float = 60) -> str:
 
 if __name__ == "__main__":
     try:
-        print(bridge_gateway(*sys.argv[1:2]))
+        print(bridge_gateway(sys.argv[1]) if len(sys.argv) > 1 else bridge_gateway())
     except (BridgeGatewayError, OSError, subprocess.SubprocessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -36,7 +36,8 @@ import yaml
 _LONG_FORM = {"Ref": "Ref", "Condition": "Condition"}
 
 
-class _CfnLoader(yaml.SafeLoader):
+# PyYAML has no type hints here (yaml is Any to mypy)
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     """Reads ``!Ref x`` as ``{"Ref": "x"}``, ``!If [...]`` as ``{"Fn::If": [...]}``, and so on."""
 
 
@@ -49,7 +50,7 @@ def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return {key: scalar}
     if isinstance(node, yaml.SequenceNode):
         return {key: loader.construct_sequence(node, deep=True)}
-    return {key: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+    return {key: loader.construct_mapping(node, deep=True)}
 
 
 _CfnLoader.add_multi_constructor("!", _short_form)

@@ -9,10 +9,19 @@ from types import ModuleType
 
 import pytest
 
-from tests.helpers import BUNDLED_DATA, SHARED_DATASETS, load_function
+from tests.helpers import BUNDLED_DATA, load_function
+from tests.tiers import tier_of
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 from training.train import TrainConfig, train
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the folder it is in (``pytest -m "unit or functional"``)."""
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is not None:
+            item.add_marker(tier)
 
 
 def reset_caches() -> None:
@@ -84,14 +93,6 @@ def api_module(model_dir: Path) -> Iterator[ModuleType]:
         module = load_function("api")
         yield module
     reset_caches()
-
-
-def shared_dataset(name: str) -> Path:
-    """A dataset from ../shared/datasets, or a skip that says why."""
-    path = SHARED_DATASETS / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found: the shared datasets are not checked out beside the project")
-    return path
 
 
 @pytest.fixture

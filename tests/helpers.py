@@ -1,22 +1,41 @@
-"""Helpers shared by the test levels: events, a Lambda context, loading a function."""
+"""Helpers shared by the test tiers: events and a Lambda context (from ``scripts.lambda_context``, which
+the benchmarks share), loading a function, reading responses."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import importlib
 import importlib.util
 import json
+import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
+from scripts.lambda_context import EVENTS, LambdaContext, load_event
+
+__all__ = [
+    "BUNDLED_DATA",
+    "EVENTS",
+    "ROOT",
+    "SHARED_DATASETS",
+    "LambdaContext",
+    "bundled_texts",
+    "header",
+    "load_event",
+    "load_function",
+    "response_json",
+    "shared_dataset",
+    "with_body",
+]
+
 ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "tests" / "events"
 BUNDLED_DATA = ROOT / "training" / "data" / "support_tickets.csv"
-SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+# ../shared/datasets beside the checkout; SHARED_DATASETS points elsewhere (a git worktree, say)
+SHARED_DATASETS = Path(os.environ.get("SHARED_DATASETS") or ROOT.parent / "shared" / "datasets")
 
 
 def bundled_texts() -> list[str]:
@@ -25,12 +44,12 @@ def bundled_texts() -> list[str]:
         return [row["text"] for row in csv.DictReader(fh)]
 
 
-def load_event(name: str, **changes: Any) -> dict[str, Any]:
-    """An event from tests/events/, with top-level keys replaced by ``changes``."""
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
-    event = copy.deepcopy(event)
-    event.update(changes)
-    return event
+def shared_dataset(name: str) -> Path:
+    """A dataset from ../shared/datasets, or a skip that says why (the quality tier's data)."""
+    path = SHARED_DATASETS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the shared datasets are not checked out beside the project")
+    return path
 
 
 def with_body(name: str, body: str | None, *, base64: bool = False, **headers: str) -> dict[str, Any]:
@@ -42,22 +61,6 @@ def with_body(name: str, body: str | None, *, base64: bool = False, **headers: s
         if "multiValueHeaders" in event:
             event["multiValueHeaders"][key] = [value]
     return event
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that Powertools and Mangum read."""
-
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "5c7b0b6e-0f7d-4c0e-9e55-6a0e2a1f6f0a"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "2026/11/27/[$LATEST]abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 # function folder -> its handler module, imported by package name (pytest's pythonpath has the folder)

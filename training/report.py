@@ -24,7 +24,6 @@ from training.gate import card_section  # noqa: E402
 ROC_PLOT = "roc_curve.png"
 CONFUSION_PLOT = "confusion_matrix.png"
 MODEL_CARD = "MODEL_CARD.md"
-REPORT_FILES = (ROC_PLOT, CONFUSION_PLOT, MODEL_CARD)
 # beyond this many classes curves are drawn thin and unlabelled, with the micro-average on top
 LABELLED_CURVES = 10
 

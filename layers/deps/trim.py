@@ -25,8 +25,8 @@ KEEP_DIST_INFO = {"METADATA", "entry_points.txt"}
 DROP_SUFFIXES = {".pyi", ".pxd", ".pyx", ".c", ".h", ".hpp", ".cpp", ".f", ".f90", ".a"}
 # Packages no import of ours needs. pydantic.v1 is the pydantic 1 compatibility copy:
 # FastAPI no longer accepts v1 models and only tries to import it (inside try/except
-# ImportError) to recognise and refuse them, which, when it is there, costs about
-# 18 ms of every cold start.
+# ImportError) to recognise and refuse them, which, when it is there, adds the import
+# to every cold start (`make bench` measures cold starts; docs/performance-log.md).
 DROP_PACKAGES = ("pydantic/v1",)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_training import run_cli, write
-from tests.functional.test_training_quality import FAST, tree_snapshot
 from tests.helpers import BUNDLED_DATA
+from tests.training_cli import NO_SEARCH as FAST
+from tests.training_cli import run_cli, tree_snapshot, write
 from training.errors import QualityGateError
 from training.evaluation import trained_columns
 from training.gate import GateOptions, check_regression, majority_baseline, scores

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BUNDLED_DATA, ROOT
+from tests.helpers import BUNDLED_DATA
+from tests.training_cli import run_cli, write
 from training.data import load_dataset
 from training.errors import DataError
 from training.train import TrainConfig, train
-
-
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "training", *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 def test_bundled_dataset_is_big_and_varied() -> None:

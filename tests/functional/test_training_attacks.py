@@ -15,16 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.functional.test_training_inputs import (
-    FAST,
-    TOPICS,
-    assert_refused,
-    jsonl,
-    run,
-    sentence,
-    strict_manifest,
-    write,
-)
+from tests.training_cli import TOPICS, assert_refused, jsonl, run, sentence, strict_manifest, write
+from tests.training_cli import TWO_FOLDS_NO_SEARCH as FAST
 from training.config import load_config
 from training.errors import TrainingError
 from training.labels import canonical_number, normalise_label

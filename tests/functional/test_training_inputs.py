@@ -24,62 +24,20 @@ from sklearn.model_selection import train_test_split
 
 from tests.conftest import reset_caches
 from tests.helpers import ROOT, load_function
+from tests.training_cli import TOPICS, assert_refused, jsonl, run, sentence, strict_manifest, write
+from tests.training_cli import TWO_FOLDS_NO_SEARCH as FAST
 from textclf.model import load_predictor
-from training.cli import main
 from training.data import CONFLICT, DROPPED, EMPTY_TEXT, NEAR_DUPLICATE, REFUSED
 from training.export_lean import PARITY_TOLERANCE
 from training.pipeline import FAMILIES, SEED
 
 pytestmark = pytest.mark.functional
 
-# no --quiet: a refusal must stay one line on stderr even with progress on
-FAST = ["--time-budget", "0", "--cv-folds", "2"]
 FEW = settings(
     max_examples=4,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-TOPICS = {
-    "a": "parcel delivery courier tracking late arrived box shipping",
-    "b": "refund charge invoice payment card billing money price",
-    "c": "password login account email reset username profile",
-}
-
-
-def sentence(topic: str, i: int) -> str:
-    words = TOPICS[topic].split()
-    return " ".join(words[(i + k) % len(words)] for k in range(4)) + f" ticket{i}"
-
-
-def write(path: Path, content: str) -> Path:
-    path.write_text(content, encoding="utf-8", newline="")
-    return path
-
-
-def jsonl(path: Path, objects: list[Any]) -> Path:
-    return write(path, "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_refused(result: tuple[int, str, str], message: str, output: Path) -> None:
-    code, out, err = result
-    assert code == 2, (out, err)
-    assert err.startswith("error: ") and err.count("\n") == 1 and err.endswith("\n"), err
-    assert message in err, err
-    assert "Traceback" not in err
-    assert not output.exists(), "a refused run must write nothing"
-
-
-def strict_manifest(model_dir: Path) -> dict[str, Any]:
-    def refuse(constant: str) -> None:
-        raise AssertionError(f"manifest.json holds {constant}, which is not JSON")
-
-    return json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"), parse_constant=refuse)
 
 
 def assert_backends_agree(model_dir: Path, texts: list[str]) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.functional.test_training import run_cli, write
 from tests.helpers import BUNDLED_DATA
+from tests.training_cli import NO_SEARCH as FAST
+from tests.training_cli import run_cli, tree_snapshot, write
 from textclf.manifest import model_version, sha256_file
 from textclf.model import load_predictor
 from textclf.smoke import SMOKE_FILE
@@ -22,11 +23,6 @@ from training.report import CONFUSION_PLOT, MODEL_CARD, ROC_PLOT
 from training.train import TrainConfig, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FAST = ("--time-budget", "0", "--quiet")  # no search: these tests are about what happens around it
-
-
-def tree_snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import logging
 import pytest
 
 from tests.integration.conftest import Batch
-from tests.integration.test_batch_faults import counts, run
+from tests.integration.helpers import counts, run
 
 pytestmark = pytest.mark.integration
 

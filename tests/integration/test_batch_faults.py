@@ -22,6 +22,7 @@ from botocore.awsrequest import AWSResponse
 
 from tests.helpers import BUNDLED_DATA
 from tests.integration.conftest import Batch, allowed, batch_policy
+from tests.integration.helpers import counts, run
 from textclf.settings import get_settings
 from textclf_batch import BatchProcessingError
 
@@ -48,22 +49,10 @@ def configured(batch: Batch, env: pytest.MonkeyPatch, **values: str) -> Iterator
         get_settings.cache_clear()
 
 
-def run(batch: Batch, key: str, body: bytes) -> dict[str, Any]:
-    result: dict[str, Any] = batch.upload_and_invoke(key, body)["results"][0]
-    return result
-
-
 def outputs(batch: Batch, key: str = OUT) -> tuple[list[list[str]], list[dict[str, Any]], dict[str, Any]]:
     """(predictions rows incl. header, errors lines, summary) as published."""
     rows = list(csv.reader(io.StringIO(batch.read(key).decode("utf-8"), newline="")))
     return rows, batch.errors(f"{key}.errors.jsonl"), batch.summary(f"{key}.summary.json")
-
-
-def counts(summary: dict[str, Any]) -> tuple[int, int, int]:
-    rows = summary["rows"]
-    assert rows["read"] == rows["scored"] + rows["rejected"]
-    assert sum(summary["rejected_by_reason"].values()) == rows["rejected"]
-    return rows["read"], rows["scored"], rows["rejected"]
 
 
 def labels(batch: Batch, texts: list[str]) -> list[str]:

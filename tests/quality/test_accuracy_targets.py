@@ -12,8 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import shared_dataset
-from tests.helpers import ROOT
+from tests.helpers import ROOT, shared_dataset
 
 pytestmark = [pytest.mark.dataset, pytest.mark.slow]
 

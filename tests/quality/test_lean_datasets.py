@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_dataset
+from tests.helpers import shared_dataset
 from textclf.model import load_predictor
 from training.export_lean import ADVERSARIAL_TEXTS, PARITY_TOLERANCE
 from training.pipeline import ModelOptions

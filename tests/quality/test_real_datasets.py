@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import reset_caches, shared_dataset
-from tests.helpers import LambdaContext, load_event, load_function, response_json
+from tests.conftest import reset_caches
+from tests.helpers import LambdaContext, load_event, load_function, response_json, shared_dataset
 from training.train import TrainConfig, train
 
 pytestmark = pytest.mark.dataset

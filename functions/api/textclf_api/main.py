@@ -6,7 +6,7 @@ the lifespan cycle on every invocation. With SnapStart, a before-snapshot hook
 also sends a warm-up request through the handler so restored environments start hot.
 
 The cyclic garbage collector is off while the modules load (it would otherwise
-walk the growing heap again and again: about 30 ms of a 400 ms cold start here);
+walk the growing heap again and again, a sizeable share of the cold start `make bench` measures);
 what init built is then frozen, out of its reach, and it is switched back on.
 """
 

@@ -176,9 +176,6 @@ def open_text(stream: io.BufferedReader) -> tuple[io.TextIOWrapper, str]:
     return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=""), "UTF-8"
 
 
-LINE_ENDS = ("\n", "\r")
-
-
 def physical_lines(
     text: io.TextIOWrapper, max_line_bytes: int, on_skipped: Callable[[str], object] | None = None
 ) -> Iterator[str | None]:

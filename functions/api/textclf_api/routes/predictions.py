@@ -2,8 +2,8 @@
 
 The routes are :class:`DirectRoute`s: they read and validate their body with pydantic-core in
 one step (:func:`read_json_body`) and return pre-encoded JSON, skipping FastAPI's per-request
-dependency solving, response validation and exit stacks (about 35 microseconds a request, more
-than the prediction adds). Their models still document them in the OpenAPI document, and their
+dependency solving, response validation and exit stacks (which cost more than the prediction
+adds; docs/performance-log.md). Their models still document them in the OpenAPI document, and their
 errors keep FastAPI's shape (the app's problem handlers turn them into problem documents).
 """
 

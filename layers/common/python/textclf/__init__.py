@@ -4,6 +4,3 @@ Imported the same way by both Lambda functions (from the ``common`` layer at
 ``/opt/python``) and by training and the tests (``layers/common/python`` is on
 the path).
 """
-
-__all__ = ["__version__"]
-__version__ = "0.1.0"

@@ -72,7 +72,7 @@ def emit(
     Powertools builds and validates each document's shape (names, units, namespace,
     dimensions) once per process; a request then only fills in the timestamp and values.
     Building the document through Powertools on every request cost more than the
-    prediction itself (about 170 microseconds against a 140 microsecond framework floor).
+    prediction itself (docs/performance-log.md).
     """
     if not values or _config["disabled"]:
         return
