@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict
 
 from textclf.errors import BackendUnavailableError, ModelLoadError
 from textclf.manifest import Manifest, read_manifest
@@ -65,7 +65,7 @@ class ScoreMatrixPredictor:
     properties and turning a score matrix into :class:`Prediction` rows live here once.
     """
 
-    backend = "base"
+    backend: ClassVar[str]  # the manifest's name for it: "joblib", "lean"
 
     def __init__(self, manifest: Manifest, classes: tuple[str, ...]) -> None:
         self._manifest = manifest
