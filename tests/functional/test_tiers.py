@@ -90,6 +90,47 @@ def test_a_unit_test_that_breaks_the_rules_fails(pytester: pytest.Pytester) -> N
     )
 
 
+def test_session_fixtures_finalised_after_the_last_unit_test_are_not_its_doing(
+    pytester: pytest.Pytester,
+) -> None:
+    """When the run ends on a unit test, pytest tears down every session fixture inside that test's
+    teardown (CI: e2e's sam build stopping its containers after the whole suite). That is not the
+    unit test starting a process; a unit test's own fixture doing so mid-run still fails."""
+    pytester.makeconftest(
+        """
+        import subprocess, sys
+        import pytest
+        from tests.conftest import *  # noqa: F403
+        from tests.unit.conftest import *  # noqa: F403
+
+        @pytest.fixture(scope="session")
+        def containers():
+            yield
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+        @pytest.fixture
+        def own():
+            yield
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        def test_other_tier(containers):
+            pass
+
+        def test_own_teardown(own):
+            pass
+
+        def test_last():
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_own_teardown*"])
+
+
 def test_every_test_file_is_in_a_tier_and_marked_with_it(request: pytest.FixtureRequest) -> None:
     files = list((ROOT / "tests").rglob("test_*.py"))
     assert files and all(tier_of(p) in TIERS for p in files), [p for p in files if tier_of(p) is None]
