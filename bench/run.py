@@ -427,8 +427,9 @@ def _opt_tree(tmp: Path, layers: list[Path]) -> Path:
 def container_init(report: Report, runs: int, lean: bool) -> None:
     """Init inside the Lambda image: import the handler and answer one v2 /predict.
 
-    Layers are mounted read-only at /opt exactly as built by `sam build`, so this
-    shows whether precompiled bytecode is used (Lambda's /opt is read-only).
+    Layers are mounted read-only at /opt and the function's code at /var/task, exactly
+    as built by `sam build`, so this shows whether precompiled bytecode is used (both are
+    read-only on Lambda).
     """
     import tempfile
 
@@ -462,9 +463,9 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
             opt = _opt_tree(root, layers)
             task = root / "task"
             task.mkdir()
-            if (app.parent / "__init__.py").is_file():  # a function's package: ship it whole
-                skip = shutil.ignore_patterns("__pycache__")
-                shutil.copytree(app.parent, task / app.parent.name, ignore=skip)
+            if (app.parent / "__init__.py").is_file():
+                # a function's package: /var/task as `sam build` made it (with its bytecode)
+                shutil.copytree(build_dir / "ApiFunction", task, dirs_exist_ok=True)
                 module = f"{app.parent.name}.{app.stem}"
             else:
                 (task / "app.py").write_text(app.read_text())
