@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from textclf_batch.errors import UnreadableFileError
 from textclf_batch.formats import Blank, FormatName, Rejected, Row, make_format
-from textclf_batch.streams import open_binary, open_text
+from textclf_batch.streams import chained, open_binary, open_text
 from textclf_fanout.plan import Plan, line_start_at_or_after, plan_object
-from textclf_fanout.ranges import chained, count_lines, prefix_for, range_records, shift_error
+from textclf_fanout.ranges import count_lines, prefix_for, range_records, shift_error
 
 MAX_LINE = 1024
 

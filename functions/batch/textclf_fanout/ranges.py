@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from textclf_batch.formats import Blank, FormatName, Record, Rejected, TableFormat
-from textclf_batch.streams import BLOCK, Readable, _PeekedStream
+from textclf_batch.streams import Readable
 
 JSONL_PREFIX: Final = b"{}\n"
 
@@ -63,11 +63,6 @@ def prefix_for(kind: FormatName, index: int, header: bytes) -> bytes:
         return JSONL_PREFIX
     # a header ending in CR alone, before a range starting with LF, would read as one CRLF
     return header + b"\n" if header.endswith(b"\r") else header
-
-
-def chained(prefix: bytes, source: Readable) -> io.BufferedReader:
-    """``prefix`` then the bytes of ``source``, as one buffered stream."""
-    return io.BufferedReader(_PeekedStream(prefix, source), BLOCK)
 
 
 def range_records(
