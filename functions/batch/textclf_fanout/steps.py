@@ -39,7 +39,7 @@ from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import Tally, json_line, score_records
 from textclf_batch.streams import GzipWriter, chained, open_binary, open_text
 from textclf_fanout.copy import MultipartCopy
-from textclf_fanout.plan import Plan, ReadStream, plan_object
+from textclf_fanout.plan import Plan, ReadStream, TooLargeToPlanError, plan_object
 from textclf_fanout.ranges import LineCounter, prefix_for, range_records, shift_error
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,9 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
     """Check the version, cut the object into ranges, write the plan; what the map reads.
 
     ``status``: ``planned`` (``plan_key`` names the JSON array of ranges the map reads),
+    ``refused`` (a CSV object over ``FANOUT_CSV_MAX_BYTES``, refused before its scan: no plan is
+    written, ``job.refused`` holds the error ``{"reason": "too_large", "message"}`` that the
+    publish step publishes as the file's ``failed`` summary),
     ``superseded`` or ``skipped`` (the single-function path's meanings: nothing is written).
     """
     obj = _target(event)
@@ -142,11 +145,36 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
         return str(getattr(fmt, "delimiter", ","))
 
     started = time.monotonic()
+    prefix = work_prefix(settings, job)
+    job_facts = {
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "version_id": obj.version_id,
+        "etag": obj.etag,
+        "sequencer": obj.sequencer,
+        "size": size,
+    }
     try:
-        result: Plan = plan_object(reader, size, kind, compressed, settings.fanout_range_bytes, delimiter)
+        result: Plan = plan_object(
+            reader,
+            size,
+            kind,
+            compressed,
+            settings.fanout_range_bytes,
+            delimiter,
+            csv_max_bytes=settings.fanout_csv_max_bytes,
+        )
+    except TooLargeToPlanError as exc:
+        # refused before the scan: the publish step writes the failed summary (Choice -> Merge)
+        logger.warning("object refused", extra={"key": obj.key, "size": size, "reason": exc.reason})
+        refusal = {"reason": exc.reason, "message": exc.message}
+        return {
+            "status": "refused",
+            "bucket": obj.bucket,
+            "job": {**job_facts, "header_end": 0, "ranges": 0, "work": prefix, "refused": refusal},
+        }
     finally:
         reader.close()
-    prefix = work_prefix(settings, job)
     items = [{"index": r.index, "start": r.start, "end": r.end} for r in result.ranges]
     plan_key = f"{prefix}plan.json"
     client.put_object(
@@ -166,17 +194,7 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
         "bucket": obj.bucket,
         "plan_key": plan_key,
         "max_concurrency": settings.fanout_max_concurrency,
-        "job": {
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": obj.version_id,
-            "etag": obj.etag,
-            "sequencer": obj.sequencer,
-            "size": size,
-            "header_end": result.header_end,
-            "ranges": len(items),
-            "work": prefix,
-        },
+        "job": {**job_facts, "header_end": result.header_end, "ranges": len(items), "work": prefix},
     }
 
 
@@ -357,7 +375,9 @@ def merge(
     client: Any, predictor: Predictor, event: dict[str, Any], settings: Settings, execution_arn: str
 ) -> BatchSummary:
     """Concatenate the ranges' outputs into ``predictions/<key>`` and its errors file, publish
-    them and the summary under the single-function path's version rule, delete the work objects."""
+    them and the summary under the single-function path's version rule, delete the work objects.
+    A file-level failure (a range's, or the plan step's refusal in ``job.refused``) is published
+    as the file's ``failed`` summary instead."""
     job = event["job"]
     obj = _target(job)
     run = ObjectRun(client, predictor, obj, settings, None)
@@ -368,11 +388,12 @@ def merge(
 
 def _merge(client: Any, run: ObjectRun, job: dict[str, Any], execution_arn: str) -> BatchSummary:
     obj = run.obj
-    manifests = _manifests(client, job)
-    failed = next((m for m in manifests if m["status"] != "ok"), None)
     run.input = replace(run.input, size=job["size"])
+    refused = job.get("refused")  # by the plan step, before any range was made
+    manifests = [] if refused else _manifests(client, job)
+    failed = refused or next((m["error"] for m in manifests if m["status"] != "ok"), None)
     if failed is not None:
-        error = FileError(failed["error"]["reason"], failed["error"]["message"])
+        error = FileError(failed["reason"], failed["message"])
         result = run.publish(
             lambda: _with_run_facts(run.summary("failed", error), execution_arn, len(manifests)),
             failure_line(error),
