@@ -16,15 +16,16 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.model import get_predictor
+from textclf.settings import get_settings
 from textclf_batch import BatchSummary, S3Input, process_object
 from textclf_batch.metrics import emit_batch_file
 from textclf_batch.runtime import start_function
 from textclf_fanout.route import should_fan_out, start
 
-# settings read once: fails at start-up (not per file) on a bad value, or prefixes whose outputs
-# could trigger the function again (a rule of Settings); the S3 client retries (standard mode)
-_start = start_function({"textclf", "textclf_batch"})
-logger, settings, s3 = _start.logger, _start.settings, _start.s3
+logger, s3 = start_function({"textclf", "textclf_batch"})  # the S3 client retries (standard mode)
+# read once; fails at start-up (not per file) on a bad value, or prefixes whose outputs could
+# trigger the function again (a rule of Settings)
+settings = get_settings()
 predictor = get_predictor(settings)
 # files over FANOUT_THRESHOLD_BYTES go to the fan-out state machine (textclf_fanout.route)
 sfn = boto3.client("stepfunctions") if settings.fanout_state_machine_arn else None

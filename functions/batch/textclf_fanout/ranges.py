@@ -116,14 +116,7 @@ def shift_error(error: dict[str, Any], lines: int, rows: int) -> dict[str, Any]:
         if isinstance(out.get("end_line"), int):
             out["end_line"] += lines
         if isinstance(out.get("detail"), str):
-            out["detail"] = _LINE_REF.sub(
-                lambda m: (
-                    m.group(1)
-                    + str(int(m.group(2)) + lines)
-                    + (f"-{int(m.group(3)) + lines}" if m.group(3) else "")
-                ),
-                out["detail"],
-            )
+            out["detail"] = renumber(out["detail"], lines)
     if rows and isinstance(out.get("row"), int):
         out["row"] += rows
     return out

@@ -11,10 +11,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.model import get_predictor
+from textclf.settings import get_settings
 from textclf_fanout import steps
 from textclf_fanout.startup import start_step
 
-logger, settings, s3 = start_step()
+logger, s3 = start_step()
+settings = get_settings()  # read once: a bad value fails the init, not each event
 predictor = get_predictor(settings)
 
 

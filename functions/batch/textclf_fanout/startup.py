@@ -7,15 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from textclf.settings import Settings
 from textclf_batch.runtime import start_function
 
 STEP_LOGGERS = {"textclf", "textclf_batch", "textclf_fanout"}
 
 
-def start_step() -> tuple[Logger, Settings, Any]:
-    """The logger (its configuration shared by the :data:`STEP_LOGGERS` packages' loggers), the
-    settings and the S3 client (:func:`textclf_batch.runtime.start_function`). No model: the
-    steps that need one load it themselves, so the plan step never does."""
-    start = start_function(STEP_LOGGERS)
-    return start.logger, start.settings, start.s3
+def start_step() -> tuple[Logger, Any]:
+    """The step's logger (its configuration shared by the :data:`STEP_LOGGERS` packages'
+    loggers) and its S3 client (:func:`textclf_batch.runtime.start_function`). Neither settings
+    (the handler reads them) nor a model: the steps that need one load it, the plan step never."""
+    return start_function(STEP_LOGGERS)
