@@ -364,3 +364,29 @@ def test_a_csv_at_the_limit_is_planned_and_json_lines_are_never_refused(
     started = fanout.start("incoming/lines.jsonl", jsonl_file(1600))
     assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
     assert fanout.batch.summary("predictions/lines.jsonl.summary.json")["status"] == "ok"
+
+
+def test_a_csv_scan_that_would_not_finish_in_time_is_refused_too(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FANOUT_CSV_MAX_BYTES assumes a scan rate; a slower plan step stops with its 30 s margin
+    left and reports the file as refused, instead of timing out."""
+    from tests.helpers import LambdaContext
+
+    def remaining(self: LambdaContext) -> int:
+        return 20_000 if self.function_name == "FanoutPlanFunction" else 300_000
+
+    monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", remaining)
+    body = csv_file(400)
+    started = fanout.start("incoming/slow.csv", body)
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert [f for f, _ in fanout.shim.calls] == ["FanoutPlanFunction", "FanoutPublishFunction"]
+    summary = fanout.batch.summary("predictions/slow.csv.summary.json")
+    assert summary["status"] == "failed" and summary["error"]["reason"] == "too_large"
+    message = summary["error"]["message"]
+    assert f"of the CSV file's {len(body):,} bytes" in message and "under 30 s" in message
+    assert "FANOUT_CSV_MAX_BYTES" in message and "\n" not in message
+    assert fanout.versions("work/") == []
+    started = fanout.start("incoming/slow.jsonl", jsonl_file(1600))  # no scan: planned as before
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert fanout.batch.summary("predictions/slow.jsonl.summary.json")["status"] == "ok"

@@ -63,16 +63,29 @@ class Plan:
 
 
 class TooLargeToPlanError(UnreadableFileError):
-    """A CSV object too big for the plan step's one scan (reason ``too_large``); the message says
-    the size, the limit and what to do, in one line."""
+    """A CSV object too big for the plan step's one scan (reason ``too_large``): over the limit
+    (:meth:`over_limit`) or, the scan being slower than the limit assumed, out of time
+    (:meth:`out_of_time`). The message says the sizes and what to do, in one line."""
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(
-            "too_large",
+    def __init__(self, message: str) -> None:
+        super().__init__("too_large", message)
+
+    @classmethod
+    def over_limit(cls, size: int, limit: int) -> TooLargeToPlanError:
+        return cls(
             f"the CSV file is {size:,} bytes, more than the {limit:,} bytes (FANOUT_CSV_MAX_BYTES) the "
             "fan-out's plan step can scan for record boundaries within its time limit; nothing was "
             f"scored. Split it into CSV files of at most {limit:,} bytes, or upload it as JSON Lines "
-            "(planned without a scan)",
+            "(planned without a scan)"
+        )
+
+    @classmethod
+    def out_of_time(cls, size: int, offset: int, margin: float, limit: int) -> TooLargeToPlanError:
+        return cls(
+            f"the fan-out's plan step had scanned {offset:,} of the CSV file's {size:,} bytes for record "
+            f"boundaries when under {margin:.0f} s of its time limit was left; nothing was scored. Split "
+            "it into smaller CSV files, or upload it as JSON Lines (planned without a scan); "
+            f"FANOUT_CSV_MAX_BYTES ({limit:,} bytes) is more than this plan step scans in time"
         )
 
 
@@ -294,7 +307,7 @@ def plan_object(
     if delimiter is None:
         return unsplit(size, "the header row cannot be read")
     if csv_max_bytes is not None and size > csv_max_bytes:
-        raise TooLargeToPlanError(size, csv_max_bytes)
+        raise TooLargeToPlanError.over_limit(size, csv_max_bytes)
     sep_line = _SEP.match(read(0, 16)) is not None
     header_end = header_end_offset(read, size, delimiter, sep_line)
     if header_end is None or header_end >= size:

@@ -22,4 +22,6 @@ settings = get_settings()  # read once: a bad value fails the init, not each eve
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``{"input": <execution input>, "job_id": <execution name>}`` -> the plan (see steps.plan)."""
-    return steps.plan(s3, event["input"], settings, event["job_id"])
+    return steps.plan(
+        s3, event["input"], settings, event["job_id"], lambda: context.get_remaining_time_in_millis() / 1000
+    )

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any, cast
@@ -39,7 +40,7 @@ from textclf_batch.s3io import S3Upload
 from textclf_batch.scoring import Tally, json_line, score_records
 from textclf_batch.streams import GzipWriter, chained, open_binary, open_text
 from textclf_fanout.copy import MultipartCopy
-from textclf_fanout.plan import Plan, ReadStream, TooLargeToPlanError, plan_object
+from textclf_fanout.plan import Plan, Read, ReadStream, TooLargeToPlanError, plan_object
 from textclf_fanout.ranges import LineCounter, prefix_for, range_records, shift_error
 
 logger = logging.getLogger(__name__)
@@ -109,13 +110,20 @@ class ObjectReader:
 # -- plan ----------------------------------------------------------------------------------------
 
 
-def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> dict[str, Any]:
+def plan(
+    client: Any,
+    event: dict[str, Any],
+    settings: Settings,
+    job: str,
+    remaining_seconds: Callable[[], float] | None = None,
+) -> dict[str, Any]:
     """Check the version, cut the object into ranges, write the plan; what the map reads.
 
     ``status``: ``planned`` (``plan_key`` names the JSON array of ranges the map reads),
-    ``refused`` (a CSV object over ``FANOUT_CSV_MAX_BYTES``, refused before its scan: no plan is
-    written, ``job.refused`` holds the error ``{"reason": "too_large", "message"}`` that the
-    publish step publishes as the file's ``failed`` summary),
+    ``refused`` (a CSV object over ``FANOUT_CSV_MAX_BYTES``, refused before its scan, or whose
+    scan would not finish: under :data:`TIME_MARGIN_SECONDS` of ``remaining_seconds`` left; no
+    plan is written, ``job.refused`` holds the error ``{"reason": "too_large", "message"}`` that
+    the publish step publishes as the file's ``failed`` summary),
     ``superseded`` or ``skipped`` (the single-function path's meanings: nothing is written).
     """
     obj = _target(event)
@@ -135,6 +143,15 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
     except UnreadableFileError:
         kind, compressed = "csv", False  # the range worker reports unsupported_file_type
     reader = ObjectReader(client, obj, size)
+    read: Read = reader
+    if remaining_seconds is not None and kind == "csv":
+
+        def read(start: int, end: int) -> bytes:  # one call per block of the scan
+            if remaining_seconds() < TIME_MARGIN_SECONDS:
+                raise TooLargeToPlanError.out_of_time(
+                    size, start, TIME_MARGIN_SECONDS, settings.fanout_csv_max_bytes
+                )
+            return reader(start, end)
 
     def delimiter(stream: ReadStream) -> str | None:
         fmt = run.make_format("csv")
@@ -156,7 +173,7 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
     }
     try:
         result: Plan = plan_object(
-            reader,
+            read,
             size,
             kind,
             compressed,
@@ -165,7 +182,7 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
             csv_max_bytes=settings.fanout_csv_max_bytes,
         )
     except TooLargeToPlanError as exc:
-        # refused before the scan: the publish step writes the failed summary (Choice -> Merge)
+        # the publish step writes the failed summary (the state machine's Choice -> Merge)
         logger.warning("object refused", extra={"key": obj.key, "size": size, "reason": exc.reason})
         refusal = {"reason": exc.reason, "message": exc.message}
         return {
