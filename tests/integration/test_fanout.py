@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
 import random
 import sys
 import time
@@ -297,6 +298,32 @@ def test_a_duplicate_event_changes_nothing(fanout: Fanout) -> None:
     assert second["duplicate"] and second["execution_arn"] == first["execution_arn"]
     assert len(fanout.sfn.list_executions(stateMachineArn=fanout.arn)["executions"]) == 1
     assert fanout.versions("predictions/twice.csv") == before
+
+
+def test_the_batch_function_logs_each_file_it_fans_out(fanout: Fanout) -> None:
+    """The route's INFO line reaches the function's log: the handler's Powertools set-up is copied to
+    the textclf_fanout loggers (the tests run at WARNING; INFO, the template's default, is set here)."""
+    stream = io.StringIO()
+    handlers = [h for h in fanout.batch.module.logger.handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers
+    previous = [h.stream for h in handlers]
+    fanout_logger = logging.getLogger("textclf_fanout")
+    levels = (fanout.batch.module.logger.log_level, fanout_logger.level)
+    for handler in handlers:
+        handler.stream = stream
+    fanout.batch.module.logger.setLevel("INFO")
+    fanout_logger.setLevel("INFO")
+    try:
+        started = fanout.start("incoming/logged.csv", csv_file(400))
+    finally:
+        for handler, old in zip(handlers, previous, strict=True):
+            handler.stream = old
+        fanout.batch.module.logger.setLevel(levels[0])
+        fanout_logger.setLevel(levels[1])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    [line] = [entry for entry in lines if entry["message"] == "file fanned out to the state machine"]
+    assert line["level"] == "INFO" and line["key"] == "incoming/logged.csv"
+    assert started["execution_arn"].endswith(line["execution"])
 
 
 def test_gzip_is_scored_by_the_batch_function_itself(fanout: Fanout) -> None:

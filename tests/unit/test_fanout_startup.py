@@ -1,4 +1,4 @@
-"""The fan-out's step handlers share one start-up (textclf_fanout.startup): the logger, the
+"""The fan-out's step handlers share one start-up (textclf_batch.runtime.start_function): the logger, the
 settings and the S3 client; the plan step loads no model."""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ def fresh_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The handler modules imported afresh (as Lambda's init does), and put back after."""
     names = [
         "textclf_batch.runtime",
-        "textclf_fanout.startup",
         *(f"textclf_fanout.{step}" for step in ("plan_main", "score_main", "publish_main")),
     ]
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}

@@ -22,7 +22,7 @@ from textclf_batch.metrics import emit_batch_file
 from textclf_batch.runtime import start_function
 from textclf_fanout.route import should_fan_out, start
 
-logger, s3 = start_function({"textclf", "textclf_batch"})  # the S3 client retries (standard mode)
+logger, s3 = start_function()  # the S3 client retries (standard mode)
 # read once; fails at start-up (not per file) on a bad value, or prefixes whose outputs could
 # trigger the function again (a rule of Settings)
 settings = get_settings()

@@ -17,14 +17,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from botocore.config import Config
 
+# The packages whose module loggers share a handler's Powertools set-up: the batch function routes big
+# files to the fan-out (textclf_fanout.route logs that), and the fan-out's steps run textclf_batch code.
+PACKAGES = frozenset({"textclf", "textclf_batch", "textclf_fanout"})
+
 # botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
 S3_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
 
 
-def start_function(packages: set[str]) -> tuple[Logger, Any]:
+def start_function() -> tuple[Logger, Any]:
     """The handler's logger (service name from ``POWERTOOLS_SERVICE_NAME``; its configuration
-    copied to the loggers of ``packages``, e.g. ``{"textclf", "textclf_batch"}``) and a boto3 S3
-    client with :data:`S3_CONFIG`."""
+    copied to the loggers of :data:`PACKAGES`, those imported so far) and a boto3 S3 client with
+    :data:`S3_CONFIG`."""
     logger = Logger()
-    copy_config_to_registered_loggers(source_logger=logger, include=packages)
+    copy_config_to_registered_loggers(source_logger=logger, include=set(PACKAGES))
     return logger, boto3.client("s3", config=S3_CONFIG)

@@ -1,7 +1,7 @@
 """Lambda handler of the fan-out's plan step (``textclf_fanout.plan_main.handler``).
 
 Thin: passes the Step Functions payload to :func:`textclf_fanout.steps.plan`. The logger, the S3
-client (:func:`textclf_fanout.startup.start_step`) and the settings are made once per container,
+client (:func:`textclf_batch.runtime.start_function`) and the settings are made once per container,
 here at import; the planner needs no model and loads none.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.settings import get_settings
+from textclf_batch.runtime import start_function
 from textclf_fanout import steps
-from textclf_fanout.startup import start_step
 
-logger, s3 = start_step()
+logger, s3 = start_function()
 settings = get_settings()  # read once: a bad value fails the init, not each event
 
 

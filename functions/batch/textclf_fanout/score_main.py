@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from textclf.model import get_predictor
 from textclf.settings import get_settings
+from textclf_batch.runtime import start_function
 from textclf_fanout import steps
-from textclf_fanout.startup import start_step
 
-logger, s3 = start_step()
+logger, s3 = start_function()
 settings = get_settings()  # read once: a bad value fails the init, not each event
 predictor = get_predictor(settings)
 
