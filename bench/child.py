@@ -1,7 +1,11 @@
 """One benchmark measurement in a fresh interpreter; prints one JSON line.
 
-child.py cold T0 APP EVENT      wall time from T0 (parent's time.time() before
-                                spawning) to the first response of APP's handler
+child.py cold T0 APP EVENT [PATH]
+                                wall time from T0 (parent's time.time() before spawning)
+                                to the first response of APP's handler. PATH (os.pathsep-
+                                separated folders) goes first on sys.path: the built function
+                                and layers, as Lambda lays them out; APP may then be a module
+                                name (textclf_api.main), imported from there
 child.py warm APP EVENT N [CSV] p50/p99/mean of N in-process handler calls; with CSV, each
                                 call sends the next row's ``text`` in turn (not one text)
 """
@@ -11,6 +15,7 @@ import csv
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +26,8 @@ from scripts.lambda_context import LambdaContext  # noqa: E402  (the same fake c
 
 
 def _load(path: str) -> ModuleType:
+    if not path.endswith(".py"):
+        return importlib.import_module(path)  # a module on sys.path (the built function)
     file = Path(path)
     if (file.parent / "__init__.py").is_file():
         # a module of a function's package (functions/api/textclf_api/main.py): imported by its
@@ -38,6 +45,8 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "cold":
         t0, app_path, event_path = float(sys.argv[2]), sys.argv[3], sys.argv[4]
+        if len(sys.argv) > 5:
+            sys.path[:0] = sys.argv[5].split(os.pathsep)
         event = json.loads(open(event_path, encoding="utf-8").read())
         started = time.time()
         module = _load(app_path)

@@ -74,9 +74,9 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def child(*args: str, env: dict[str, str]) -> dict[str, float]:
+def child(*args: str, env: dict[str, str], flags: tuple[str, ...] = ()) -> dict[str, float]:
     out = subprocess.run(
-        [PY, str(BENCH / "child.py"), *args], capture_output=True, text=True, env=env, timeout=300
+        [PY, *flags, str(BENCH / "child.py"), *args], capture_output=True, text=True, env=env, timeout=300
     )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child failed: {out.stderr.strip()[-2000:]}")
@@ -118,7 +118,29 @@ def template_log_level() -> str:
     return template_default("LogLevel")
 
 
-def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> None:
+# Cold starts run what `sam build` made, laid out as on Lambda: the built function first on sys.path,
+# then the layers' python/ folders (one /opt/python there), in an interpreter that reads no
+# environment and no site-packages (-I -S), so nothing of the development venv is imported (its
+# editable-install finder, packages the layers trim, such as pydantic.v1).
+DEPLOYED = ("-I", "-S")
+
+
+def deployed_paths(build_dir: Path, lean: bool) -> dict[str, str]:
+    """Each cold-start variant's sys.path prefix: the built function and the layers it has."""
+    deps = build_dir / "DepsLayer" / "python"
+    sklearn = build_dir / "SklearnLayer" / "python"
+    function, common = build_dir / "ApiFunction", build_dir / "CommonLayer" / "python"
+    ours = [function, common, deps, *([] if lean else [sklearn])]
+    return {
+        "ours": os.pathsep.join(map(str, ours)),
+        "naive": os.pathsep.join(map(str, [deps, sklearn])),
+        "floor": str(deps),
+    }
+
+
+def api_benchmarks(
+    report: Report, model_dir: Path, runs: int, calls: int, build_dir: Path, lean: bool
+) -> None:
     # PYTHONDONTWRITEBYTECODE stops the interpreter from writing .pyc files whatever its
     # value ("0" included), so it is left out rather than set.
     env = {
@@ -154,13 +176,18 @@ def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> No
     # by pip), then run each variant once.
     for source in (ROOT / "layers" / "common" / "python", ROOT / "functions", BENCH / "apps"):
         compileall.compile_dir(source, quiet=1)
-    for app in apps.values():
-        child("cold", str(time.time()), str(app), str(EVENT), env=env)
+    paths = deployed_paths(build_dir, lean)
+    cold_apps = {name: "textclf_api.main" if name == "ours" else str(app) for name, app in apps.items()}
+
+    def cold_start(name: str) -> dict[str, float]:
+        args = ("cold", str(time.time()), cold_apps[name], str(EVENT), paths[name])
+        return child(*args, env=env, flags=DEPLOYED)
+
+    for name in apps:
+        cold_start(name)
     # Runs take turns (ours, naive, floor, ours, ...), so a change in the machine's load
     # during the benchmark weighs on every variant alike rather than on one of them.
-    cold_runs = interleaved(
-        apps, runs, lambda app: child("cold", str(time.time()), str(app), str(EVENT), env=env)
-    )
+    cold_runs = interleaved({name: Path(name) for name in apps}, runs, lambda name: cold_start(str(name)))
     cold = {name: statistics.median(r["total_s"] for r in results) for name, results in cold_runs.items()}
     warm_variants = {name: (app, env) for name, app in apps.items()}
     warm_variants["quiet"] = (apps["ours"], quiet_env)
@@ -185,7 +212,7 @@ def api_benchmarks(report: Report, model_dir: Path, runs: int, calls: int) -> No
     over_floor = cold["ours"] - cold["floor"]
     report.add(
         Row(
-            "cold start, fresh process -> first v2 /predict",
+            "cold start, fresh process on the built function and layers -> first v2 /predict",
             cold["ours"],
             cold["naive"],
             "s",
@@ -289,24 +316,25 @@ def dir_size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def size_benchmarks(report: Report, build: bool) -> None:
-    build_dir = ROOT / ".aws-sam" / "build"
-    if build:
-        print("  sam build ...", flush=True)
-        env = {**os.environ, "PATH": f"{Path(PY).parent}:{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
-        subprocess.run(
-            [str(Path(PY).parent / "sam"), "build"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=1200,
-        )
-    if not build_dir.is_dir():
-        report.add(
-            Row("deployed size", None, None, "MB", "-", note="no .aws-sam/build (run without --skip-build)")
-        )
-        return
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+
+
+def sam_build() -> None:
+    """`sam build` of template.yaml into .aws-sam/build (what the cold starts, sizes and container
+    init measure)."""
+    print("sam build ...", flush=True)
+    env = {**os.environ, "PATH": f"{Path(PY).parent}:{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
+    subprocess.run(
+        [str(Path(PY).parent / "sam"), "build"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=1200,
+    )
+
+
+def size_benchmarks(report: Report, build_dir: Path) -> None:
     model = dir_size_mb(ROOT / "layers" / "model")
     deps = dir_size_mb(build_dir / "DepsLayer")
     common = dir_size_mb(build_dir / "CommonLayer")
@@ -427,13 +455,14 @@ def _opt_tree(tmp: Path, layers: list[Path]) -> Path:
 def container_init(report: Report, runs: int, lean: bool) -> None:
     """Init inside the Lambda image: import the handler and answer one v2 /predict.
 
-    Layers are mounted read-only at /opt exactly as built by `sam build`, so this
-    shows whether precompiled bytecode is used (Lambda's /opt is read-only).
+    Layers are mounted read-only at /opt and the function's code at /var/task, exactly
+    as built by `sam build`, so this shows whether precompiled bytecode is used (both are
+    read-only on Lambda).
     """
     import tempfile
 
     reason = _docker_ok()
-    build_dir = ROOT / ".aws-sam" / "build"
+    build_dir = BUILD_DIR
     if reason is None and not (build_dir / "DepsLayer").is_dir():
         reason = "no .aws-sam/build"
     if reason:
@@ -462,9 +491,9 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
             opt = _opt_tree(root, layers)
             task = root / "task"
             task.mkdir()
-            if (app.parent / "__init__.py").is_file():  # a function's package: ship it whole
-                skip = shutil.ignore_patterns("__pycache__")
-                shutil.copytree(app.parent, task / app.parent.name, ignore=skip)
+            if (app.parent / "__init__.py").is_file():
+                # a function's package: /var/task as `sam build` made it (with its bytecode)
+                shutil.copytree(build_dir / "ApiFunction", task, dirs_exist_ok=True)
                 module = f"{app.parent.name}.{app.stem}"
             else:
                 (task / "app.py").write_text(app.read_text())
@@ -503,7 +532,7 @@ def container_init(report: Report, runs: int, lean: bool) -> None:
             results[name] = statistics.median(samples)
     report.add(
         Row(
-            "API init in the Lambda container (read-only /opt)",
+            "API init in the Lambda container (read-only /opt and /var/task)",
             results["ours"],
             results["naive"],
             "s",
@@ -561,15 +590,21 @@ def main() -> int:
         f"{runs} runs per figure",
         flush=True,
     )
+    if not args.skip_build:
+        sam_build()
+    if not (BUILD_DIR / "ApiFunction").is_dir():
+        print("error: no .aws-sam/build; run without --skip-build", file=sys.stderr)
+        return 2
+    lean = "lean" in manifest["backends"]
     print("API:", flush=True)
-    api_benchmarks(report, args.model_dir, runs, calls)
+    api_benchmarks(report, args.model_dir, runs, calls, BUILD_DIR, lean)
     if not args.skip_batch:
         print("Batch:", flush=True)
         batch_benchmarks(report, args.model_dir, max(3, runs // 2), args.batch_sizes.split(","))
     print("Size:", flush=True)
-    size_benchmarks(report, build=not args.skip_build)
+    size_benchmarks(report, BUILD_DIR)
     print("sam local container:", flush=True)
-    container_init(report, max(3, runs // 2), lean="lean" in manifest["backends"])
+    container_init(report, max(3, runs // 2), lean=lean)
     table = print_table(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

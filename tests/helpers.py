@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 import os
+import struct
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -97,3 +98,9 @@ def response_json(response: dict[str, Any]) -> Any:
 def header(response: dict[str, Any], name: str) -> str | None:
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     return headers.get(name.lower())
+
+
+def pyc_flags(path: Path) -> int:
+    """The PEP 552 flags word of a .pyc: 0b01 = hash-based, unchecked (source never stat-ed)."""
+    flags: int = struct.unpack("<I", path.read_bytes()[4:8])[0]
+    return flags

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import struct
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.samlocal import SamBuild, sizes
+from tests.helpers import pyc_flags
 
 pytestmark = [pytest.mark.samlocal, pytest.mark.usefixtures("docker_required")]
 
 MB = 1_000_000
 LEAN_BUDGET = 90 * MB  # ApiFunction + DepsLayer + CommonLayer + ModelLayer
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + all its layers, a hard Lambda limit
-
-
-def pyc_flags(path: Path) -> int:
-    """The PEP 552 flags word of a .pyc: 0b01 = hash-based, unchecked (source never stat-ed)."""
-    header = path.read_bytes()[:16]
-    flags: int = struct.unpack("<I", header[4:8])[0]
-    return flags
 
 
 def test_deps_layer_has_no_scikit_learn_or_scipy(sam_build: SamBuild) -> None:
@@ -44,6 +35,17 @@ def test_layers_ship_unchecked_hash_bytecode(sam_build: SamBuild, layer: str) ->
     pycs = list(site.rglob("*.cpython-313.pyc"))
     wrong = [p for p in pycs if pyc_flags(p) != 0b01]
     assert not wrong, f"{len(wrong)} .pyc files not unchecked-hash, e.g. {wrong[:3]}"
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "BatchFunction", "PreTrafficHookFunction"])
+def test_functions_ship_unchecked_hash_bytecode(sam_build: SamBuild, function: str) -> None:
+    """/var/task is read-only on Lambda too: code without bytecode is compiled on every cold start."""
+    task = sam_build.build_dir / function
+    sources = [p for p in task.rglob("*.py") if "__pycache__" not in p.parts]
+    assert sources
+    missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()]
+    assert not missing, f"{len(missing)} modules without bytecode, e.g. {missing[:3]}"
+    assert all(pyc_flags(p) == 0b01 for p in task.rglob("*.cpython-313.pyc"))
 
 
 def test_deployed_size_within_budget(sam_build: SamBuild) -> None:

@@ -30,6 +30,20 @@ def test_each_handler_is_a_function_of_its_code_uri() -> None:
         assert re.search(rf"^\s*(def {function}\b|{function} = )", source.read_text(), re.MULTILINE), name
 
 
+def test_each_function_is_built_by_the_makefile_in_its_code_uri() -> None:
+    """Every function's code ships byte-compiled (Lambda's /var/task is read-only): sam build runs
+    ``make build-<LogicalId>`` from the Makefile in its CodeUri (tests/functional/test_function_builds.py
+    runs each target)."""
+    for name, res in load_template()["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        assert res.get("Metadata", {}).get("BuildMethod") == "makefile", name
+        makefile = ROOT / res["Properties"]["CodeUri"] / "Makefile"
+        assert makefile.is_file(), f"{name}: no {makefile.relative_to(ROOT)}"
+        targets = re.findall(r"^([\w\- ]+):", makefile.read_text(), re.MULTILINE)
+        assert f"build-{name}" in " ".join(targets).split(), f"{name}: no build-{name} target in {makefile}"
+
+
 def test_no_wildcard_iam_actions() -> None:
     text = (ROOT / "template.yaml").read_text()
     assert not re.search(r"Action:\s*['\"]?\*", text)

@@ -8,12 +8,12 @@ so a manifest without it is read as format 1. A folder of any other format is
 refused with one line naming both versions and what to do.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic reads these classes' annotations when
+# they are created (at import, during a cold start), and string annotations would cost it an eval each.
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -66,7 +66,7 @@ class FileEntry(_Strict):
     bytes: int = Field(ge=0)
 
     @classmethod
-    def of(cls, path: Path) -> FileEntry:
+    def of(cls, path: Path) -> Self:
         return cls(sha256=sha256_file(path), bytes=path.stat().st_size)
 
 
@@ -146,7 +146,7 @@ class Manifest(BaseModel):
         return json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n"
 
     @classmethod
-    def parse(cls, value: object, where: str) -> Manifest:
+    def parse(cls, value: object, where: str) -> Self:
         """Validate a decoded ``manifest.json``; :class:`ManifestError` (one line) if it
         is not an object, is of another format version, or has a missing or mistyped key."""
         if not isinstance(value, dict):

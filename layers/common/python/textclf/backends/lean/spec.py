@@ -7,8 +7,8 @@ Python release and Unicode tables it was exported with (lower-casing and the reg
 the loader reports the lean backend unavailable and serving falls back to joblib.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic reads these classes' annotations when
+# they are created (at import, during a cold start), and string annotations would cost it an eval each.
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
