@@ -319,6 +319,33 @@ def test_a_model_folder_that_cannot_be_created_is_one_line_not_a_traceback(tmp_p
     assert not output.exists()
 
 
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("layer", "it is a layer folder; its model is in {dir}/model (--model-dir {dir}/model)"),
+        ("empty", "no model at {dir}: manifest.json is missing (--model-dir is the folder that holds"),
+        ("absent", "no model at {dir}: no such folder (--model-dir is the folder that holds"),
+    ],
+)
+def test_evaluate_without_a_manifest_says_which_folder_to_give(
+    layout: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--model-dir layers/model`` (train's --output) was told "... or set MODEL_DIR", which evaluate
+    does not read."""
+    folder = tmp_path / "layers" / "model"
+    if layout != "absent":
+        folder.mkdir(parents=True)
+    if layout == "layer":
+        (folder / "model").mkdir()
+        (folder / "model" / "manifest.json").write_text("{}", encoding="utf-8")
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nhi there,a\n", encoding="utf-8")
+    assert cli.main(["evaluate", "--model-dir", str(folder), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "MODEL_DIR" not in err
+    assert expected.format(dir=folder) in err
+
+
 # -- help, README, environment ------------------------------------------------------------------
 
 
