@@ -74,9 +74,7 @@ def test_unusable_files_get_one_line_errors(tmp_path: Path, name: str, content, 
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
-def test_evaluate_into_a_closed_pipe_has_no_traceback(
-    model_dir: Path, json_flag: list[str]
-) -> None:
+def test_evaluate_into_a_closed_pipe_has_no_traceback(model_dir: Path, json_flag: list[str]) -> None:
     """``evaluate --json | head -1``: the reader goes away first; that gave a BrokenPipeError traceback."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write to stdout now fails with EPIPE, as after `head` has exited
