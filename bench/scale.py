@@ -7,7 +7,7 @@ On this machine, with the project's own code and model (no S3: the file is read 
    scan) into ranges of ``--range-mib``, and times that;
 3. for each N in ``--workers`` (1, 2, 4: processes standing in for concurrent Lambda invocations on
    these 2 cores) scores every range, each range in one process as the range step does
-   (``textclf_fanout.ranges`` + ``textclf_fanout.steps.score_records``, output bytes counted and
+   (``textclf_fanout.ranges`` + ``textclf_batch.scoring.score_records``, output bytes counted and
    dropped): rows/s, per-range time, peak RSS of each worker;
 4. projects the wall time of 10 GB and 100 GB files at MaxConcurrency 10, 100, 1000: planning
    scan + ceil(ranges / concurrency) waves of one range each + the merge. Which figures are
@@ -37,10 +37,10 @@ from batch import MB, default_model_dir, parse_size, write_input  # noqa: E402  
 from textclf.model import get_predictor  # noqa: E402
 from textclf.settings import get_settings  # noqa: E402
 from textclf_batch.formats import make_format  # noqa: E402
-from textclf_batch.streams import open_binary, open_text  # noqa: E402
+from textclf_batch.scoring import score_records  # noqa: E402
+from textclf_batch.streams import chained, open_binary, open_text  # noqa: E402
 from textclf_fanout.plan import plan_object  # noqa: E402
-from textclf_fanout.ranges import chained, prefix_for, range_records  # noqa: E402
-from textclf_fanout.steps import score_records  # noqa: E402
+from textclf_fanout.ranges import prefix_for, range_records  # noqa: E402
 
 # Assumed, not measured here (no AWS from this machine):
 S3_MB_PER_S_PER_STREAM = 85.0  # one GET stream; AWS: "one concurrent request for each 85-90 MB/s"
@@ -98,11 +98,21 @@ def score_one(path: str, index: int, start: int, end: int, header_end: int) -> d
         def sink(data: bytes) -> None:
             written[0] += len(data)
 
-        counts, _ = score_records(records, fmt, predictor, settings, sink, sink, header=index == 0)
+        if index == 0:
+            sink(fmt.header())
+        counts = score_records(
+            records,
+            fmt,
+            predictor,
+            sink,
+            sink,
+            chunk_rows=settings.batch_chunk_rows,
+            workers=settings.batch_workers,
+        )
     return {
         "index": index,
         "bytes": end - start,
-        "rows": counts["read"],
+        "rows": counts.read,
         "seconds": time.perf_counter() - began,
         "cpu_seconds": time.process_time() - cpu0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -1,11 +1,17 @@
-"""What ``sam build`` ships: a lean DepsLayer, bytecode Lambda can use as is, and a size budget."""
+"""What ``sam build`` ships: a lean DepsLayer, bytecode Lambda can use as is, a function that serves
+from its own code and layers alone, and a size budget."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from tests.e2e.samlocal import SamBuild, sizes
-from tests.helpers import pyc_flags
+from tests.helpers import ROOT, pyc_flags
 
 pytestmark = [pytest.mark.samlocal, pytest.mark.usefixtures("docker_required")]
 
@@ -46,6 +52,46 @@ def test_functions_ship_unchecked_hash_bytecode(sam_build: SamBuild, function: s
     missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()]
     assert not missing, f"{len(missing)} modules without bytecode, e.g. {missing[:3]}"
     assert all(pyc_flags(p) == 0b01 for p in task.rglob("*.cpython-313.pyc"))
+
+
+# The handler's first request in an interpreter that sees only the built function and its layers, as
+# Lambda lays them out (make bench's cold start runs the same way); prints the modules it imported
+# from anywhere else than those folders and the standard library.
+SELF_CONTAINED = """
+import json, sys, sysconfig
+paths = sys.argv[1].split(":")
+sys.path[:0] = paths
+from scripts.lambda_context import LambdaContext, load_event
+import textclf_api.main as main
+response = main.handler(load_event("apigw-v2-predict.json"), LambdaContext())
+stdlib = sysconfig.get_paths()["stdlib"]
+outside = sorted(
+    name for name, module in sys.modules.items()
+    if getattr(module, "__file__", None)
+    and not module.__file__.startswith((*paths, stdlib, sys.argv[2]))
+)
+print(json.dumps({"status": response["statusCode"], "outside": outside}))
+"""
+
+
+def test_the_built_function_serves_from_its_own_code_and_layers(sam_build: SamBuild) -> None:
+    layers = [sam_build.layer_dir(n) / "python" for n in sam_build.attached_layers if n != "ModelLayer"]
+    paths = [str(sam_build.build_dir / "ApiFunction"), *map(str, layers)]
+    model_dir = sam_build.model_layer / "model"
+    env = {"PATH": os.environ["PATH"], "MODEL_DIR": str(model_dir), "PYTHONPATH": str(ROOT)}
+    # -S: no site-packages (the development venv); PYTHONPATH only brings the repository's scripts/
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", SELF_CONTAINED, ":".join(paths), str(ROOT / "scripts")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=sam_build.workdir,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads([line for line in out.stdout.splitlines() if line.startswith('{"status"')][-1])
+    assert result["status"] == 200
+    assert result["outside"] == [], "imported from outside the built function and layers"
 
 
 def test_deployed_size_within_budget(sam_build: SamBuild) -> None:

@@ -309,3 +309,84 @@ def test_gzip_is_scored_by_the_batch_function_itself(fanout: Fanout) -> None:
     assert item["status"] == "ok"  # scored here, not fanned out
     assert fanout.sfn.list_executions(stateMachineArn=fanout.arn)["executions"] == []
     assert io.BytesIO(fanout.batch.read("predictions/packed.csv.gz")).read(2) == b"\x1f\x8b"
+
+
+# -- the CSV size limit (FANOUT_CSV_MAX_BYTES) ------------------------------------------------------
+
+
+def limit_csv(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """FANOUT_CSV_MAX_BYTES for the plan step's container (it read its settings at import)."""
+    plan_main = sys.modules["textclf_fanout.plan_main"]
+    monkeypatch.setattr(
+        plan_main, "settings", plan_main.settings.model_copy(update={"fanout_csv_max_bytes": limit})
+    )
+
+
+def test_a_csv_over_the_limit_is_refused_up_front_with_a_failed_summary(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = csv_file(20)  # an earlier, small version of the key: scored by the batch function
+    assert fanout.start("incoming/huge.csv", old)["status"] == "ok"
+    body = csv_file(400)
+    limit_csv(monkeypatch, len(body) - 1)
+    started = fanout.start("incoming/huge.csv", body)
+    execution = fanout.wait(started["execution_arn"])
+    assert execution["status"] == "SUCCEEDED", execution  # a file-level failure, reported: not retried
+    assert [f for f, _ in fanout.shim.calls] == ["FanoutPlanFunction", "FanoutPublishFunction"]
+    summary = fanout.batch.summary("predictions/huge.csv.summary.json")
+    assert summary["status"] == "failed" and summary["outputs"]["predictions"] is None
+    assert summary["error"]["reason"] == "too_large"
+    message = summary["error"]["message"]
+    assert f"{len(body):,} bytes" in message and f"{len(body) - 1:,} bytes" in message
+    assert "FANOUT_CSV_MAX_BYTES" in message and "\n" not in message
+    assert summary["fanout"] == {"execution_arn": started["execution_arn"], "ranges": 0}
+    assert summary["input"]["size"] == len(body) and summary["rows"] == {
+        "read": 0,
+        "scored": 0,
+        "rejected": 0,
+    }
+    errors = fanout.batch.read("predictions/huge.csv.errors.jsonl").decode().splitlines()
+    assert [json.loads(line) for line in errors] == [{"line": None, **summary["error"]}]
+    # the older version's predictions are withdrawn: no predictions beside a failed summary
+    assert "predictions/huge.csv" not in fanout.batch.keys("predictions/")
+    assert fanout.versions("work/") == []
+
+
+def test_a_csv_at_the_limit_is_planned_and_json_lines_are_never_refused(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = csv_file(400)
+    limit_csv(monkeypatch, len(body))
+    started = fanout.start("incoming/edge.csv", body)
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert fanout.batch.summary("predictions/edge.csv.summary.json")["status"] == "ok"
+    limit_csv(monkeypatch, 1)
+    started = fanout.start("incoming/lines.jsonl", jsonl_file(1600))
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert fanout.batch.summary("predictions/lines.jsonl.summary.json")["status"] == "ok"
+
+
+def test_a_csv_scan_that_would_not_finish_in_time_is_refused_too(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FANOUT_CSV_MAX_BYTES assumes a scan rate; a slower plan step stops with its 30 s margin
+    left and reports the file as refused, instead of timing out."""
+    from tests.helpers import LambdaContext
+
+    def remaining(self: LambdaContext) -> int:
+        return 20_000 if self.function_name == "FanoutPlanFunction" else 300_000
+
+    monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", remaining)
+    body = csv_file(400)
+    started = fanout.start("incoming/slow.csv", body)
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert [f for f, _ in fanout.shim.calls] == ["FanoutPlanFunction", "FanoutPublishFunction"]
+    summary = fanout.batch.summary("predictions/slow.csv.summary.json")
+    assert summary["status"] == "failed" and summary["error"]["reason"] == "too_large"
+    message = summary["error"]["message"]
+    assert f"of the CSV file's {len(body):,} bytes" in message and "under 30 s" in message
+    assert "FANOUT_CSV_MAX_BYTES" in message and "\n" not in message
+    assert fanout.versions("work/") == []
+    started = fanout.start("incoming/slow.jsonl", jsonl_file(1600))  # no scan: planned as before
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert fanout.batch.summary("predictions/slow.jsonl.summary.json")["status"] == "ok"

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from textclf_batch.errors import UnreadableFileError
 from textclf_batch.formats import Blank, FormatName, Rejected, Row, make_format
-from textclf_batch.streams import open_binary, open_text
-from textclf_fanout.plan import Plan, line_start_at_or_after, plan_object
-from textclf_fanout.ranges import chained, count_lines, prefix_for, range_records, shift_error
+from textclf_batch.streams import chained, open_binary, open_text
+from textclf_fanout.plan import Plan, TooLargeToPlanError, line_start_at_or_after, plan_object
+from textclf_fanout.ranges import count_lines, prefix_for, range_records, shift_error
 
 MAX_LINE = 1024
 
@@ -214,3 +214,53 @@ def test_generated_csv_split_reads_the_same(data: bytes, target: int) -> None:
 def test_generated_jsonl_split_reads_the_same(lines: list[str], end: str, target: int) -> None:
     data = ('{"text": "first"}' + end + end.join(lines)).encode()
     check(data, "jsonl", target)
+
+
+# -- the CSV size limit (FANOUT_CSV_MAX_BYTES) -------------------------------------------------------
+
+
+class CountingReader:
+    """A byte source that records the furthest offset read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.furthest = data, 0
+
+    def __call__(self, start: int, end: int) -> bytes:
+        self.furthest = max(self.furthest, min(end, len(self.data)))
+        return self.data[start:end]
+
+
+@pytest.mark.parametrize("rows", [200, 120_000])
+def test_a_csv_over_the_limit_is_refused_before_its_scan_and_at_the_limit_is_planned(rows: int) -> None:
+    data = b"id,text\r\n" + b"".join(b'%d,"secret text %d\r\nline two"\r\n' % (i, i) for i in range(rows))
+    size = len(data)
+    at_limit = plan_object(CountingReader(data), size, "csv", False, 512, csv_delimiter, csv_max_bytes=size)
+    assert len(at_limit.ranges) > 1 and at_limit.scanned_bytes == size
+    source = CountingReader(data)
+    with pytest.raises(TooLargeToPlanError) as refused:
+        plan_object(source, size, "csv", False, 512, csv_delimiter, csv_max_bytes=size - 1)
+    if size > 4 << 20:
+        assert source.furthest < size // 2  # only the header's first blocks were read, no scan
+    error = refused.value
+    assert error.reason == "too_large"
+    assert f"{size:,} bytes" in error.message and f"{size - 1:,} bytes" in error.message
+    assert "FANOUT_CSV_MAX_BYTES" in error.message and "JSON Lines" in error.message
+    assert "\n" not in error.message and "secret" not in error.message  # one line, no user text
+
+
+def test_only_a_csv_that_would_be_scanned_is_refused() -> None:
+    csv = b"id,text\n" + b"1,x\n" * 100
+    jsonl = b'{"text": "x"}\n' * 100
+    wide = "id,text\n1,x\n2,y\n".encode("utf-16")
+    no_column = b"id,body\n" + b"1,x\n" * 50
+    for data, kind, compressed in [
+        (jsonl, "jsonl", False),  # planned from small reads at each cut: no scan
+        (csv, "csv", True),  # gzip: one range
+        (wide, "csv", False),  # UTF-16: one range
+        (no_column, "csv", False),  # the header cannot be read: one range, its own error
+        (csv, "csv", False),  # one range (not over FANOUT_RANGE_BYTES): nothing to scan
+    ]:
+        target = len(data) if kind == "csv" and data is csv else 8
+        read = reader(data)
+        result = plan_object(read, len(data), kind, compressed, target, csv_delimiter, csv_max_bytes=1)
+        assert result.ranges, (kind, compressed)

@@ -124,6 +124,26 @@ def test_parameters_reach_the_steps() -> None:
     assert resources()["FanoutRangeFunction"]["Properties"]["MemorySize"] == {"Ref": "BatchMemorySize"}
 
 
+def test_the_csv_size_limit_is_what_the_plan_step_can_scan_in_time() -> None:
+    """FANOUT_CSV_MAX_BYTES: the plan function's timeout less the steps' 30 s margin, at the scan
+    rate the README measured (make bench-scale), on the one vCPU the plan function has."""
+    from tests.helpers import ROOT
+    from textclf.settings import Settings
+    from textclf_batch import TIME_MARGIN_SECONDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [rate] = re.findall(r"\| plan \(CSV quote-state scan\) \|.*: (\d+) MB/s of scan per vCPU \|", readme)
+    plan = resources()["FanoutPlanFunction"]["Properties"]
+    assert plan["MemorySize"] <= 1769  # one vCPU at most: the scan is one thread anyway
+    derived = (plan["Timeout"] - TIME_MARGIN_SECONDS) * int(rate) * 1_000_000
+    default = load_template()["Parameters"]["BatchFanoutCsvMaxBytes"]["Default"]
+    assert 0.95 * derived <= default <= derived
+    assert Settings.model_fields["fanout_csv_max_bytes"].default == default
+    for step in ("FanoutPlanFunction", "FanoutRangeFunction", "FanoutPublishFunction"):
+        env = resources()[step]["Properties"]["Environment"]["Variables"]
+        assert env["FANOUT_CSV_MAX_BYTES"] == {"Ref": "BatchFanoutCsvMaxBytes"}
+
+
 def test_work_objects_expire_and_failed_runs_alarm() -> None:
     rules = resources()["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     [work] = [r for r in rules if r.get("Prefix") == "work/"]

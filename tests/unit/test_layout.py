@@ -4,6 +4,7 @@ string in a child process counts too."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -73,3 +74,97 @@ def test_a_function_imports_no_package_of_another_code_uri() -> None:
             if lines := imported(path, *others):
                 found[str(path.relative_to(ROOT))] = lines
     assert not found
+
+
+# -- no private names across packages --------------------------------------------------------------
+
+CODE_ROOTS = (CORE, *sorted({p.parent.parent for p in (ROOT / "functions").glob("*/*/__init__.py")}))
+
+
+def _package_of(path: Path) -> str:
+    """The top-level package a source file belongs to (``textclf_fanout`` for
+    ``functions/batch/textclf_fanout/steps.py``)."""
+    for root in CODE_ROOTS:
+        if path.is_relative_to(root):
+            return path.relative_to(root).parts[0]
+    return path.parent.name
+
+
+def _is_module(dotted: str) -> bool:
+    parts = dotted.split(".")
+    return any(
+        root.joinpath(*parts).with_suffix(".py").is_file() or root.joinpath(*parts, "__init__.py").is_file()
+        for root in CODE_ROOTS
+    )
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports(path: Path, own: str | None = None) -> list[str]:
+    """Where ``path`` reaches an underscore-prefixed name of another top-level package: ``from
+    pkg.mod import _name``, ``import pkg._mod``, or ``mod._name`` on a module of another package
+    bound by an import (``import pkg.mod as m``, ``from pkg import mod``). Relative imports stay
+    inside their package and are not counted."""
+    own = own or _package_of(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    foreign_modules: dict[str, str] = {}  # local name -> module of another package
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == own:
+                    continue
+                if any(_private(part) for part in alias.name.split(".")):
+                    found.append(f"line {node.lineno}: import {alias.name}")
+                foreign_modules[alias.asname or alias.name.split(".")[0]] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module.split(".")[0] == own:
+                continue
+            for alias in node.names:
+                if any(_private(part) for part in node.module.split(".")) or _private(alias.name):
+                    found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
+                elif _is_module(f"{node.module}.{alias.name}"):
+                    foreign_modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            base = node.value
+            dotted: list[str] = []
+            while isinstance(base, ast.Attribute):
+                dotted.insert(0, base.attr)
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in foreign_modules:
+                found.append(f"line {node.lineno}: {'.'.join([base.id, *dotted, node.attr])}")
+    return found
+
+
+def test_no_function_module_uses_a_private_name_of_another_package() -> None:
+    """Packages talk through public, documented names only (textclf_fanout -> textclf_batch,
+    every function -> textclf): an underscore name is free to change inside its own package."""
+    files = sources(ROOT / "functions")
+    assert len(files) > 20
+    found = {str(p.relative_to(ROOT)): private_imports(p) for p in files}
+    assert not {k: v for k, v in found.items() if v}
+
+
+def test_the_private_import_check_sees_each_form(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from textclf_batch.process import ObjectRun, _Conflict\n"
+        "from textclf_batch.streams import chained\n"
+        "import textclf_batch.process as process\n"
+        "from textclf_batch import streams\n"
+        "from textclf_fanout.plan import _ranges\n"  # its own package: allowed
+        "from . import _local\n"  # relative: its own package
+        "process._wrong_encoding\n"
+        "streams._PeekedStream(b'', None)\n"
+        "process.ObjectRun\n"
+        "process.__name__\n"
+    )
+    assert private_imports(sample, own="textclf_fanout") == [
+        "line 1: from textclf_batch.process import _Conflict",
+        "line 7: process._wrong_encoding",
+        "line 8: streams._PeekedStream",
+    ]
+    assert private_imports(sample, own="textclf_batch") == ["line 5: from textclf_fanout.plan import _ranges"]

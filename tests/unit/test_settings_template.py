@@ -22,7 +22,7 @@ from textclf.settings import Settings
 TEXTCLF = ROOT / "layers" / "common" / "python" / "textclf"
 FANOUT = ROOT / "functions" / "batch" / "textclf_fanout"
 FANOUT_STEPS = [FANOUT / f for f in ("plan.py", "ranges.py", "copy.py", "steps.py", "plan_main.py")]
-FANOUT_STEPS += [FANOUT / "score_main.py", FANOUT / "publish_main.py"]
+FANOUT_STEPS += [FANOUT / "score_main.py", FANOUT / "publish_main.py", FANOUT / "startup.py"]
 FANOUT_FUNCTIONS = ("FanoutPlanFunction", "FanoutRangeFunction", "FanoutPublishFunction")
 # the fan-out steps run the batch pipeline, not the S3-triggered handler (main.py: routing)
 BATCH_PIPELINE = sorted(

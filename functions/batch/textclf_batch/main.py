@@ -12,27 +12,21 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 from textclf_batch import BatchSummary, S3Input, process_object
 from textclf_batch.metrics import emit_batch_file
+from textclf_batch.runtime import start_function
 from textclf_fanout.route import should_fan_out, start
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"textclf", "textclf_batch"})
-
+logger, s3 = start_function({"textclf", "textclf_batch"})  # the S3 client retries (standard mode)
 # read once; fails at start-up (not per file) on a bad value, or prefixes whose outputs could
 # trigger the function again (a rule of Settings)
 settings = get_settings()
 predictor = get_predictor(settings)
-# botocore's "standard" mode retries throttling, 5xx and connection errors with backoff
-s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 # files over FANOUT_THRESHOLD_BYTES go to the fan-out state machine (textclf_fanout.route)
 sfn = boto3.client("stepfunctions") if settings.fanout_state_machine_arn else None
 

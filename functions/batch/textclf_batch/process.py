@@ -20,25 +20,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
-from textclf_batch.formats import (
-    Blank,
-    FormatName,
-    Rejected,
-    Row,
-    TableFormat,
-    format_for_key,
-    make_format,
-)
+from textclf_batch.formats import FormatName, TableFormat, format_for_key, make_format
 from textclf_batch.s3io import S3Upload
-from textclf_batch.scoring import make_scorer
+from textclf_batch.scoring import Tally, json_line, score_records
 from textclf_batch.streams import GzipWriter, open_binary, open_text
 
 logger = logging.getLogger(__name__)
@@ -237,16 +228,15 @@ def _wrong_encoding(encoding: str, exc: UnicodeDecodeError, where: str) -> Unrea
     )
 
 
-def _json_bytes_line(value: dict[str, Any]) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+def failure_line(error: FileError) -> bytes:
+    """The whole errors file of a failed file: one JSON line about no line in particular,
+    ``{"line": null, "reason": ..., "message": ...}``."""
+    return json_line({"line": None, **error.as_json()})
 
 
-def _failure_line(error: FileError) -> bytes:
-    """The errors file of a failed file: one line, about no line in particular."""
-    return _json_bytes_line({"line": None, **error.as_json()})
-
-
-def _client_error_code(exc: Exception) -> str | None:
+def client_error_code(exc: Exception) -> str | None:
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"404"``,
+    ``"PreconditionFailed"``, ...); None for any other exception."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
@@ -254,8 +244,18 @@ def _client_error_code(exc: Exception) -> str | None:
     return None
 
 
-class _ObjectScoring:
-    """State of one object's scoring: uploads, counters, and the summary they produce."""
+class ObjectRun:
+    """One run over one input object version: its version check, its counts, its outputs and
+    the rule that publishes them (see :func:`process_object`).
+
+    ``client`` is a boto3 S3 client; ``remaining_seconds`` (seconds left of the Lambda time
+    limit) makes scoring stop cleanly :data:`TIME_MARGIN_SECONDS` before it. The public
+    attributes are what a caller that scores elsewhere (the fan-out) fills in before
+    :meth:`publish`: ``input`` (what is known of the object: :class:`InputFile`), ``tally``
+    (the counts the summary reports: :class:`textclf_batch.scoring.Tally`) and, through
+    :meth:`stage`, the outputs to publish. ``obj`` and ``keys`` (:class:`OutputKeys`; raises
+    :class:`BatchProcessingError` for a key outside the input prefix) are fixed.
+    """
 
     def __init__(
         self,
@@ -272,24 +272,26 @@ class _ObjectScoring:
         self.remaining_seconds = remaining_seconds
         self.keys = output_keys(obj.key, settings)
         self.started = time.monotonic()
-        self.read = self.scored = self.rejected = self.blank = 0
-        self.reasons: Counter[str] = Counter()
+        self.tally = Tally()
         self.input = InputFile.of(obj)
-        self.uploads: list[S3Upload] = []
-        self.predictions: S3Upload | None = None
-        self.errors: S3Upload | None = None
+        self._uploads: list[S3Upload] = []
+        self._predictions: S3Upload | None = None
+        self._errors: S3Upload | None = None
         self.written: list[tuple[str, str | None]] = []  # (key, version id) this run published
 
     # -- the summary ---------------------------------------------------------------------
 
     def summary(self, status: Status, error: FileError | None = None) -> BatchSummary:
+        """The run's summary now: ``input``, ``tally``, the model, the reader settings, and the
+        seconds since the run started."""
+        tally = self.tally
         return BatchSummary(
             status=status,
             input=self.input,
             keys=self.keys,
-            rows=RowCounts(self.read, self.scored, self.rejected),
-            rejected_by_reason=dict(sorted(self.reasons.items())),
-            blank_lines=self.blank,
+            rows=RowCounts(tally.read, tally.scored, tally.rejected),
+            rejected_by_reason=dict(sorted(tally.reasons.items())),
+            blank_lines=tally.blank,
             model_version=self.predictor.version,
             backend=self.predictor.backend,
             settings=ReaderSettings(
@@ -316,7 +318,7 @@ class _ObjectScoring:
         try:
             head = self.client.head_object(Bucket=self.obj.bucket, Key=self.obj.key)
         except Exception as exc:
-            code = _client_error_code(exc)
+            code = client_error_code(exc)
             if code in GONE:
                 return None
             if code in DENIED and not self._listed(self.obj.key):
@@ -342,7 +344,7 @@ class _ObjectScoring:
         try:
             response: dict[str, Any] = self.client.get_object(**kwargs)
         except Exception as exc:
-            if _client_error_code(exc) in GONE:
+            if client_error_code(exc) in GONE:
                 return None
             raise
         self.input = replace(
@@ -354,15 +356,19 @@ class _ObjectScoring:
         return response
 
     def check_time(self) -> None:
+        """Raise :class:`UnreadableFileError` (``time_limit``) when less than
+        :data:`TIME_MARGIN_SECONDS` of the Lambda time limit is left."""
         if self.remaining_seconds is not None and self.remaining_seconds() < TIME_MARGIN_SECONDS:
             raise UnreadableFileError(
                 "time_limit",
                 f"stopped with under {TIME_MARGIN_SECONDS:.0f} s of the Lambda time limit left after "
-                f"{self.read} rows; nothing was published. Give the function more memory (more vCPUs) "
+                f"{self.tally.read} rows; nothing was published. Give the function more memory (more vCPUs) "
                 "or split the file",
             )
 
     def make_format(self, name: FormatName) -> TableFormat:
+        """The reader of format ``name`` (``"csv"`` or ``"jsonl"``) with this run's settings
+        (text column, limits, CSV delimiter: ``auto`` detects it, ``tab`` is a tab)."""
         delimiter = self.settings.csv_delimiter
         return make_format(
             name,
@@ -394,61 +400,48 @@ class _ObjectScoring:
         errors = S3Upload(
             self.client, self.obj.bucket, self.keys.errors, "application/x-ndjson", metadata=meta
         )
-        self.uploads = [predictions, errors]
-        self.predictions, self.errors = predictions, errors
+        self.stage(predictions, errors)
         gzip = GzipWriter() if compressed else None
 
         def write(data: bytes) -> None:
             predictions.write(gzip.compress(data) if gzip else data)
 
-        def chunks() -> Iterator[tuple[list[Row], list[str]]]:
-            rows: list[Row] = []
-            size = self.settings.batch_chunk_rows
-            try:
-                for record in records:
-                    if isinstance(record, Row):
-                        self.read += 1
-                        rows.append(record)
-                        if len(rows) >= size:
-                            self.check_time()
-                            yield rows, [r.text for r in rows]
-                            rows = []
-                    elif isinstance(record, Rejected):
-                        self.read += 1
-                        self.rejected += 1
-                        self.reasons[record.reason] += 1
-                        errors.write(_json_bytes_line(record.as_json(self.read)))
-                    elif isinstance(record, Blank):
-                        self.blank += 1
-            except UnicodeDecodeError as exc:
-                raise _wrong_encoding(encoding, exc, f"after {self.read} records") from None
-            if rows:
-                self.check_time()
-                yield rows, [r.text for r in rows]
-
         write(fmt.header())
-        classes = self.predictor.classes
         small = (response.get("ContentLength") or 0) < INLINE_BELOW_BYTES
-        scorer = make_scorer(self.predictor, 1 if small else self.settings.batch_workers)
         try:
-            for rows, scores in scorer.map(chunks()):
-                write(fmt.encode(rows, scores, classes))
-                self.scored += len(rows)
-        finally:
-            scorer.close()
+            score_records(
+                records,
+                fmt,
+                self.predictor,
+                write,
+                errors.write,
+                chunk_rows=self.settings.batch_chunk_rows,
+                workers=1 if small else self.settings.batch_workers,
+                tally=self.tally,
+                check_time=self.check_time,
+            )
+        except UnicodeDecodeError as exc:
+            raise _wrong_encoding(encoding, exc, f"after {self.tally.read} records") from None
         if gzip:
             predictions.write(gzip.flush())
-        if self.read != self.scored + self.rejected:  # a bug, never user error: refuse to publish
+        tally = self.tally
+        if tally.read != tally.scored + tally.rejected:  # a bug, never user error: refuse to publish
             raise BatchProcessingError(
-                "accounting", f"rows read {self.read} != scored {self.scored} + rejected {self.rejected}"
+                "accounting", f"rows read {tally.read} != scored {tally.scored} + rejected {tally.rejected}"
             )
 
+    def stage(self, predictions: S3Upload, errors: S3Upload) -> None:
+        """The outputs :meth:`publish` completes (any :class:`S3Upload`, e.g. a multipart copy);
+        :meth:`abort` and a superseded run abort them."""
+        self._uploads = [predictions, errors]
+        self._predictions, self._errors = predictions, errors
+
     def abort(self) -> None:
-        for upload in self.uploads:
+        """Abort the staged outputs and reset the counts (before publishing a failure)."""
+        for upload in self._uploads:
             upload.abort()
-        self.uploads = []
-        self.read = self.scored = self.rejected = self.blank = 0
-        self.reasons.clear()
+        self._uploads = []
+        self.tally = Tally()
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -472,7 +465,7 @@ class _ObjectScoring:
         try:
             version = action()
         except Exception as exc:
-            if _client_error_code(exc) in CONFLICT:
+            if client_error_code(exc) in CONFLICT:
                 raise _Conflict(key) from None
             raise
         self.written.append((key, version))
@@ -505,26 +498,32 @@ class _ObjectScoring:
         try:
             delete()
         except Exception as exc:
-            if _client_error_code(exc) in CONFLICT:
+            if client_error_code(exc) in CONFLICT:
                 raise _Conflict(key) from None
             raise
 
     def publish(self, summary: Callable[[], BatchSummary], error_lines: bytes | None) -> BatchSummary:
         """Publish this run's outputs if its input version is still the current one.
 
-        ``error_lines`` None: the scored outputs (predictions, errors, then the summary);
-        else a failure: the predictions of any other version are withdrawn first, then the
-        errors file and summary are written. Every write is conditional on the object it
-        replaces being the one seen just before the version check, so a run that lost a
-        race learns it (412) instead of overwriting newer outputs.
+        ``error_lines`` None: the scored outputs (those :meth:`stage` named: predictions,
+        errors, then the summary); else a failure (``error_lines`` is the whole errors file,
+        e.g. :func:`failure_line`): the predictions of any other version are withdrawn first,
+        then the errors file and summary are written. ``summary`` makes the summary document
+        once the outputs are written. Every write is conditional on the object it replaces
+        being the one seen just before the version check, so a run that lost a race learns it
+        (412) instead of overwriting newer outputs.
+
+        Returns the summary published, or a ``superseded`` one (nothing of this run is left).
+        Raises :class:`BatchProcessingError` (``publish_conflict``) when another run of the
+        same version published meanwhile (a retry settles it), and S3's errors as they come.
         """
         seen = self.observe()
         if not self.current():
             return self.superseded()
         try:
             if error_lines is None:
-                assert self.predictions is not None and self.errors is not None
-                predictions, errors = self.predictions, self.errors
+                assert self._predictions is not None and self._errors is not None
+                predictions, errors = self._predictions, self._errors
                 self._guard(
                     lambda: predictions.complete(self._condition(seen, predictions.key)), predictions.key
                 )
@@ -545,7 +544,7 @@ class _ObjectScoring:
 
     def superseded(self) -> BatchSummary:
         """A newer version took over: undo exactly what this run published, by version id."""
-        for upload in self.uploads:
+        for upload in self._uploads:
             upload.abort()
         for key, version in reversed(self.written):
             if version is not None:
@@ -586,7 +585,7 @@ def process_object(
     failures (S3 errors, a crashed worker, a publishing race) publish the same failure
     when they can and raise :class:`BatchProcessingError`, so that Lambda retries the event.
     """
-    run = _ObjectScoring(client, predictor, obj, settings, remaining_seconds)
+    run = ObjectRun(client, predictor, obj, settings, remaining_seconds)
     response: dict[str, Any] | None = None
     try:
         current = run.current()
@@ -603,7 +602,7 @@ def process_object(
     except UnreadableFileError as exc:
         run.abort()
         error = FileError(exc.reason, exc.message)
-        result = run.publish(lambda: run.summary("failed", error), _failure_line(error))
+        result = run.publish(lambda: run.summary("failed", error), failure_line(error))
         if result.status == "failed":
             logger.error(
                 "input file cannot be scored: %s",
@@ -617,7 +616,7 @@ def process_object(
         message = exc.message if isinstance(exc, BatchProcessingError) else str(exc)
         failure = FileError(reason, message)
         try:
-            run.publish(lambda: run.summary("failed", failure), _failure_line(failure))
+            run.publish(lambda: run.summary("failed", failure), failure_line(failure))
         except Exception as put_exc:
             logger.warning("could not write the failure summary: %s", put_exc)
         if isinstance(exc, BatchProcessingError):
@@ -640,9 +639,9 @@ def process_object(
                 "bucket": obj.bucket,
                 "key": obj.key,
                 "version_id": run.input.version_id,
-                "rows_read": run.read,
-                "rows_scored": run.scored,
-                "rows_rejected": run.rejected,
+                "rows_read": run.tally.read,
+                "rows_scored": run.tally.scored,
+                "rows_rejected": run.tally.rejected,
                 "duration_seconds": result.duration_seconds,
             },
         )

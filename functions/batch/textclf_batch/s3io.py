@@ -16,7 +16,12 @@ PART_SIZE = 8 * 1024 * 1024  # S3: >= 5 MiB per part (except the last), <= 10,00
 
 
 class S3Upload:
-    """Buffered writer for one S3 object. Call :meth:`complete` or :meth:`abort` once."""
+    """Buffered writer for one S3 object. Call :meth:`complete` or :meth:`abort` once.
+
+    ``client`` is a boto3 S3 client; ``bucket``, ``key``, ``content_type`` and ``metadata`` (S3
+    user metadata) describe the object to write; ``part_size`` is in bytes (default
+    :data:`PART_SIZE`). ``bytes_written`` counts the bytes given to :meth:`write`.
+    """
 
     def __init__(
         self,
@@ -27,11 +32,11 @@ class S3Upload:
         part_size: int | None = None,
         metadata: dict[str, str] | None = None,
     ) -> None:
-        self._client = client
-        self._bucket = bucket
+        self.client = client
+        self.bucket = bucket
         self.key = key
-        self._content_type = content_type
-        self._metadata = metadata or {}
+        self.content_type = content_type
+        self.metadata = metadata or {}
         self._part_size = part_size or PART_SIZE
         # pieces as written, joined once per part: at most one part plus its joined copy in memory
         self._pieces: list[bytes] = []
@@ -54,15 +59,34 @@ class S3Upload:
         self._pieces, self._buffered = [], 0
         return body
 
-    def _upload_part(self, body: bytes) -> None:
+    def start_multipart(self) -> str:
+        """The id of this object's multipart upload (``CreateMultipartUpload`` the first time);
+        :meth:`abort` aborts it until :meth:`finish_multipart` completes it."""
         if self._upload_id is None:
-            created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self.key, ContentType=self._content_type, Metadata=self._metadata
+            created = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type, Metadata=self.metadata
             )
             self._upload_id = created["UploadId"]
+        return self._upload_id
+
+    def finish_multipart(self, parts: list[dict[str, Any]], condition: dict[str, str]) -> dict[str, Any]:
+        """``CompleteMultipartUpload`` of ``parts`` (``{"PartNumber", "ETag"}`` in order) under
+        ``condition`` (see :meth:`complete`); S3's response (``VersionId``, ...)."""
+        response: dict[str, Any] = self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.start_multipart(),
+            MultipartUpload={"Parts": parts},
+            **condition,
+        )
+        self._upload_id = None
+        return response
+
+    def _upload_part(self, body: bytes) -> None:
+        upload_id = self.start_multipart()
         number = len(self._parts) + 1
-        part = self._client.upload_part(
-            Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+        part = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=body
         )
         self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
         if number % 1000 == 0:  # S3 allows 10,000 parts: grow them so that no output is too big
@@ -77,25 +101,18 @@ class S3Upload:
         """
         condition = condition or {}
         if self._upload_id is None:
-            response = self._client.put_object(
-                Bucket=self._bucket,
+            response = self.client.put_object(
+                Bucket=self.bucket,
                 Key=self.key,
                 Body=self._take(),
-                ContentType=self._content_type,
-                Metadata=self._metadata,
+                ContentType=self.content_type,
+                Metadata=self.metadata,
                 **condition,
             )
         else:
             if self._buffered:
                 self._upload_part(self._take())
-            response = self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=self.key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-                **condition,
-            )
-            self._upload_id = None
+            response = self.finish_multipart(self._parts, condition)
         version: str | None = response.get("VersionId")
         return version
 
@@ -105,7 +122,7 @@ class S3Upload:
         if self._upload_id is None:
             return
         try:
-            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
         except Exception as exc:  # the bucket's lifecycle rule cleans up what is left
             logger.warning("could not abort the multipart upload of %s: %s", self.key, exc)
         self._upload_id = None

@@ -1,5 +1,7 @@
 """Scoring chunks of texts, in this process or spread over the CPUs the function has.
 
+:func:`score_records` is the loop both paths run (the single-function path over a whole
+object, the fan-out over one byte range): records in, encoded rows and errors-file lines out.
 :func:`score_chunk` is the unit of work. :class:`InlineScorer` runs it here;
 :class:`ProcessScorer` runs it in forked worker processes, one per vCPU, talking
 over ``multiprocessing.Pipe`` (Lambda has no ``/dev/shm``, so ``Pool`` and
@@ -9,17 +11,19 @@ the order the chunks were given, so output rows stay in input order.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from textclf.model import Predictor
 from textclf_batch.errors import BatchProcessingError
-from textclf_batch.formats import Scores
+from textclf_batch.formats import Blank, Record, Rejected, Row, Scores, TableFormat
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +158,81 @@ def make_scorer(predictor: Predictor, workers: int = 0) -> ChunkScorer:
     except OSError as exc:  # e.g. a sandbox that forbids fork: still correct, only slower
         logger.warning("cannot start %d scoring workers (%s); scoring in-process", count, exc)
         return InlineScorer(predictor)
+
+
+def json_line(value: dict[str, Any]) -> bytes:
+    """One line of an errors file (JSON Lines, UTF-8, compact, ending in ``\\n``)."""
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+@dataclass(slots=True)
+class Tally:
+    """What :func:`score_records` has seen so far, updated as it goes (a caller reads it after an
+    exception too). ``read`` counts records after the header (``scored + rejected`` once done);
+    ``blank`` counts blank lines; ``reasons`` the rejections by reason code."""
+
+    read: int = 0
+    scored: int = 0
+    rejected: int = 0
+    blank: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+def score_records(
+    records: Iterable[Record],
+    fmt: TableFormat,
+    predictor: Predictor,
+    write: Callable[[bytes], None],
+    write_error: Callable[[bytes], None],
+    *,
+    chunk_rows: int,
+    workers: int,
+    tally: Tally | None = None,
+    check_time: Callable[[], None] | None = None,
+) -> Tally:
+    """Score ``records`` in chunks of ``chunk_rows`` rows on ``workers`` processes (0 = one per
+    vCPU, 1 = in this process; :func:`make_scorer`), in input order.
+
+    Each chunk's rows go to ``write`` as ``fmt.encode`` bytes (the caller writes ``fmt.header()``
+    first if it wants one); each rejected record goes to ``write_error`` as one errors-file line
+    (:func:`json_line` of ``Rejected.as_json(row number)``, row numbers counting from 1 in this
+    call or after ``tally.read``). Returns ``tally`` (a new one if None), updated as it goes.
+
+    ``check_time`` is called before each chunk is handed to the scorer and raises to stop (the
+    caller's time limit). Errors: whatever ``records`` raises (``UnicodeDecodeError`` from a
+    UTF-16/32 stream: the caller knows the encoding and reports it, with ``tally.read``),
+    :class:`BatchProcessingError` from a failed scoring worker.
+    """
+    counts = tally if tally is not None else Tally()
+
+    def chunks() -> Iterator[tuple[list[Row], list[str]]]:
+        rows: list[Row] = []
+        for record in records:
+            if isinstance(record, Blank):
+                counts.blank += 1
+                continue
+            counts.read += 1
+            if isinstance(record, Rejected):
+                counts.rejected += 1
+                counts.reasons[record.reason] += 1
+                write_error(json_line(record.as_json(counts.read)))
+                continue
+            rows.append(record)
+            if len(rows) >= chunk_rows:
+                if check_time is not None:
+                    check_time()
+                yield rows, [r.text for r in rows]
+                rows = []
+        if rows:
+            if check_time is not None:
+                check_time()
+            yield rows, [r.text for r in rows]
+
+    scorer = make_scorer(predictor, workers)
+    try:
+        for rows, scores in scorer.map(chunks()):
+            write(fmt.encode(rows, scores, predictor.classes))
+            counts.scored += len(rows)
+    finally:
+        scorer.close()
+    return counts

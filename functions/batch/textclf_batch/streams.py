@@ -95,6 +95,12 @@ class _GunzipStream(io.RawIOBase):
         return n
 
 
+def chained(head: bytes, source: Readable) -> io.BufferedReader:
+    """``head`` then the bytes of ``source``, as one buffered stream (nothing checked or decoded;
+    e.g. a CSV header read in front of a byte range of the same file)."""
+    return io.BufferedReader(_PeekedStream(head, source), BLOCK)
+
+
 def open_binary(source: Readable, *, compressed: bool) -> io.BufferedReader:
     """A buffered byte stream of the (decompressed) content of ``source``.
 

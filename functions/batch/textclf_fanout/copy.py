@@ -91,8 +91,8 @@ class MultipartCopy(S3Upload):
 
     def _fetch(self, segment: Segment) -> bytes:
         key, _ = self._sources[segment.source]
-        response = self._client.get_object(
-            Bucket=self._bucket, Key=key, Range=f"bytes={segment.start}-{segment.end - 1}"
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=key, Range=f"bytes={segment.start}-{segment.end - 1}"
         )
         data: bytes = response["Body"].read()
         return data
@@ -103,30 +103,25 @@ class MultipartCopy(S3Upload):
         plan = part_plan([size for _, size in self._sources], self._min_part)
         if len(plan) <= 1:  # under one part: one PutObject of the fetched bytes
             body = b"".join(self._fetch(s) for s in plan[0]) if plan else b""
-            response = self._client.put_object(
-                Bucket=self._bucket,
+            response = self.client.put_object(
+                Bucket=self.bucket,
                 Key=self.key,
                 Body=body,
-                ContentType=self._content_type,
-                Metadata=self._metadata,
+                ContentType=self.content_type,
+                Metadata=self.metadata,
                 **condition,
             )
             version: str | None = response.get("VersionId")
             return version
-        if self._upload_id is None:
-            created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self.key, ContentType=self._content_type, Metadata=self._metadata
-            )
-            self._upload_id = created["UploadId"]
-        upload_id = self._upload_id
+        upload_id = self.start_multipart()
 
         def part(number: int, segments: list[Segment]) -> dict[str, Any]:
-            common = {"Bucket": self._bucket, "Key": self.key, "UploadId": upload_id, "PartNumber": number}
+            common = {"Bucket": self.bucket, "Key": self.key, "UploadId": upload_id, "PartNumber": number}
             if len(segments) == 1 and segments[0].end - segments[0].start >= self._min_part:
                 segment = segments[0]
                 source, _ = self._sources[segment.source]
-                result = self._client.upload_part_copy(
-                    CopySource={"Bucket": self._bucket, "Key": source},
+                result = self.client.upload_part_copy(
+                    CopySource={"Bucket": self.bucket, "Key": source},
                     CopySourceRange=f"bytes={segment.start}-{segment.end - 1}",
                     **common,
                 )
@@ -135,18 +130,10 @@ class MultipartCopy(S3Upload):
                 )  # (one += per thread: GIL-atomic enough for a statistic)
                 return {"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]}
             body = b"".join(self._fetch(s) for s in segments)
-            return {"PartNumber": number, "ETag": self._client.upload_part(Body=body, **common)["ETag"]}
+            return {"PartNumber": number, "ETag": self.client.upload_part(Body=body, **common)["ETag"]}
 
         # parts are independent: copy them PARALLEL_PARTS at a time (S3 does the copying)
         with ThreadPoolExecutor(PARALLEL_PARTS) as pool:
             parts = list(pool.map(lambda numbered: part(*numbered), enumerate(plan, start=1)))
-        response = self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self.key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": parts},
-            **condition,
-        )
-        self._upload_id = None
-        version = response.get("VersionId")
+        version = self.finish_multipart(parts, condition).get("VersionId")
         return version

@@ -13,6 +13,9 @@ without S3. A *cut* is the offset of the first byte of a record: the byte after 
   are skipped at C speed. The first range always holds the header record (and a ``sep=`` line
   or blank lines before it), whose bytes :attr:`Plan.header_end` marks: every other range is
   read with those bytes in front, so it parses exactly as the whole file would.
+- **Refused**: a CSV object larger than ``csv_max_bytes`` (``FANOUT_CSV_MAX_BYTES``), which the
+  scan could not finish within the plan step's time limit, raises :class:`TooLargeToPlanError`
+  before any of it is scanned.
 - **Not split** (one range, scored by one worker within its limits): gzip objects (a deflate
   stream cannot be entered at a byte offset), UTF-16/UTF-32 files (their bytes are not ASCII
   compatible), and files whose header cannot be read (the worker reports the file-level error
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from textclf_batch import formats
+from textclf_batch.errors import UnreadableFileError
 from textclf_batch.formats import QUOTED, START, scan_quotes
 
 FormatName = Literal["csv", "jsonl"]
@@ -56,6 +60,33 @@ class Plan:
     unsplit_reason: str | None = None
     scanned_bytes: int = 0
     cuts: list[int] = field(default_factory=list)
+
+
+class TooLargeToPlanError(UnreadableFileError):
+    """A CSV object too big for the plan step's one scan (reason ``too_large``): over the limit
+    (:meth:`over_limit`) or, the scan being slower than the limit assumed, out of time
+    (:meth:`out_of_time`). The message says the sizes and what to do, in one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("too_large", message)
+
+    @classmethod
+    def over_limit(cls, size: int, limit: int) -> TooLargeToPlanError:
+        return cls(
+            f"the CSV file is {size:,} bytes, more than the {limit:,} bytes (FANOUT_CSV_MAX_BYTES) the "
+            "fan-out's plan step can scan for record boundaries within its time limit; nothing was "
+            f"scored. Split it into CSV files of at most {limit:,} bytes, or upload it as JSON Lines "
+            "(planned without a scan)"
+        )
+
+    @classmethod
+    def out_of_time(cls, size: int, offset: int, margin: float, limit: int) -> TooLargeToPlanError:
+        return cls(
+            f"the fan-out's plan step had scanned {offset:,} of the CSV file's {size:,} bytes for record "
+            f"boundaries when under {margin:.0f} s of its time limit was left; nothing was scored. Split "
+            "it into smaller CSV files, or upload it as JSON Lines (planned without a scan); "
+            f"FANOUT_CSV_MAX_BYTES ({limit:,} bytes) is more than this plan step scans in time"
+        )
 
 
 def _ranges(cuts: list[int], size: int) -> list[ByteRange]:
@@ -251,6 +282,7 @@ def plan_object(
     compressed: bool,
     target: int,
     csv_delimiter: Callable[[ReadStream], str | None],
+    csv_max_bytes: int | None = None,
 ) -> Plan:
     """The plan for an object of ``size`` bytes in format ``kind``.
 
@@ -258,6 +290,10 @@ def plan_object(
     settled on (``sep=`` line, setting or detection), or None when the header cannot be read:
     such a file is one range, and its worker reports the same file-level error the
     single-function path reports.
+
+    A CSV object that would be scanned (uncompressed, not UTF-16/32, more than one range, a
+    readable header) and is larger than ``csv_max_bytes`` raises :class:`TooLargeToPlanError`
+    before the scan; ``None``: no limit.
     """
     if compressed:
         return unsplit(size, "gzip: a compressed stream cannot be entered at a byte offset")
@@ -270,6 +306,8 @@ def plan_object(
     delimiter = csv_delimiter(ReadStream(read, size))
     if delimiter is None:
         return unsplit(size, "the header row cannot be read")
+    if csv_max_bytes is not None and size > csv_max_bytes:
+        raise TooLargeToPlanError.over_limit(size, csv_max_bytes)
     sep_line = _SEP.match(read(0, 16)) is not None
     header_end = header_end_offset(read, size, delimiter, sep_line)
     if header_end is None or header_end >= size:

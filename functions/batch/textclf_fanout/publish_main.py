@@ -10,25 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from textclf.model import get_predictor
 from textclf.settings import get_settings
 from textclf_batch.metrics import emit_batch_file
 from textclf_fanout import steps
+from textclf_fanout.startup import start_step
 
-logger = Logger()
-copy_config_to_registered_loggers(
-    source_logger=logger, include={"textclf", "textclf_batch", "textclf_fanout"}
-)
-
-settings = get_settings()
+logger, s3 = start_step()
+settings = get_settings()  # read once: a bad value fails the init, not each event
 predictor = get_predictor(settings)
-s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}))
 
 
 @logger.inject_lambda_context

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from textclf_batch.formats import Blank, FormatName, Record, Rejected, TableFormat
-from textclf_batch.streams import BLOCK, Readable, _PeekedStream
+from textclf_batch.streams import Readable
 
 JSONL_PREFIX: Final = b"{}\n"
 
@@ -63,11 +63,6 @@ def prefix_for(kind: FormatName, index: int, header: bytes) -> bytes:
         return JSONL_PREFIX
     # a header ending in CR alone, before a range starting with LF, would read as one CRLF
     return header + b"\n" if header.endswith(b"\r") else header
-
-
-def chained(prefix: bytes, source: Readable) -> io.BufferedReader:
-    """``prefix`` then the bytes of ``source``, as one buffered stream."""
-    return io.BufferedReader(_PeekedStream(prefix, source), BLOCK)
 
 
 def range_records(
@@ -121,14 +116,7 @@ def shift_error(error: dict[str, Any], lines: int, rows: int) -> dict[str, Any]:
         if isinstance(out.get("end_line"), int):
             out["end_line"] += lines
         if isinstance(out.get("detail"), str):
-            out["detail"] = _LINE_REF.sub(
-                lambda m: (
-                    m.group(1)
-                    + str(int(m.group(2)) + lines)
-                    + (f"-{int(m.group(3)) + lines}" if m.group(3) else "")
-                ),
-                out["detail"],
-            )
+            out["detail"] = renumber(out["detail"], lines)
     if rows and isinstance(out.get("row"), int):
         out["row"] += rows
     return out

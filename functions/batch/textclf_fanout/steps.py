@@ -3,7 +3,7 @@
 ``plan`` -> the Distributed Map runs ``score_range`` once per range -> ``merge`` (or, when a
 step failed after its retries, ``record_failure``). Everything a run writes before publishing
 lives under ``<WORK_PREFIX><job>/`` (``job``: the execution name, see :mod:`.route`); the merge
-publishes through the single-function path's rule (:class:`textclf_batch.process._ObjectScoring`: the
+publishes through the single-function path's rule (:class:`textclf_batch.ObjectRun`: the
 version check, conditional writes, a failed run withdrawing the predictions) and then deletes
 the work objects (every version: the bucket is versioned).
 
@@ -18,8 +18,7 @@ import io
 import json
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any, cast
@@ -27,29 +26,26 @@ from typing import Any, cast
 from textclf.model import Predictor
 from textclf.settings import Settings
 from textclf_batch.errors import BatchProcessingError, UnreadableFileError
-from textclf_batch.formats import Blank, Record, Rejected, Row, TableFormat, format_for_key
+from textclf_batch.formats import format_for_key
 from textclf_batch.process import (
     TIME_MARGIN_SECONDS,
     BatchSummary,
     FileError,
+    ObjectRun,
     S3Input,
-    _client_error_code,
-    _ObjectScoring,
+    client_error_code,
+    failure_line,
 )
 from textclf_batch.s3io import S3Upload
-from textclf_batch.scoring import make_scorer
-from textclf_batch.streams import GzipWriter, open_binary, open_text
+from textclf_batch.scoring import Tally, json_line, score_records
+from textclf_batch.streams import GzipWriter, chained, open_binary, open_text
 from textclf_fanout.copy import MultipartCopy
-from textclf_fanout.plan import Plan, ReadStream, plan_object
-from textclf_fanout.ranges import LineCounter, chained, prefix_for, range_records, shift_error
+from textclf_fanout.plan import Plan, Read, ReadStream, TooLargeToPlanError, plan_object
+from textclf_fanout.ranges import LineCounter, prefix_for, range_records, shift_error
 
 logger = logging.getLogger(__name__)
 
 ERRORS_TYPE = "application/x-ndjson"
-
-
-def _line(value: dict[str, Any]) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _target(job: dict[str, Any]) -> S3Input:
@@ -114,14 +110,24 @@ class ObjectReader:
 # -- plan ----------------------------------------------------------------------------------------
 
 
-def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> dict[str, Any]:
+def plan(
+    client: Any,
+    event: dict[str, Any],
+    settings: Settings,
+    job: str,
+    remaining_seconds: Callable[[], float] | None = None,
+) -> dict[str, Any]:
     """Check the version, cut the object into ranges, write the plan; what the map reads.
 
     ``status``: ``planned`` (``plan_key`` names the JSON array of ranges the map reads),
+    ``refused`` (a CSV object over ``FANOUT_CSV_MAX_BYTES``, refused before its scan, or whose
+    scan would not finish: under :data:`TIME_MARGIN_SECONDS` of ``remaining_seconds`` left; no
+    plan is written, ``job.refused`` holds the error ``{"reason": "too_large", "message"}`` that
+    the publish step publishes as the file's ``failed`` summary),
     ``superseded`` or ``skipped`` (the single-function path's meanings: nothing is written).
     """
     obj = _target(event)
-    run = _ObjectScoring(client, cast(Predictor, None), obj, settings, None)
+    run = ObjectRun(client, cast(Predictor, None), obj, settings, None)
     current = run.current()
     if not current:
         return {"status": "superseded" if current is False else "skipped"}
@@ -137,6 +143,15 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
     except UnreadableFileError:
         kind, compressed = "csv", False  # the range worker reports unsupported_file_type
     reader = ObjectReader(client, obj, size)
+    read: Read = reader
+    if remaining_seconds is not None and kind == "csv":
+
+        def read(start: int, end: int) -> bytes:  # one call per block of the scan
+            if remaining_seconds() < TIME_MARGIN_SECONDS:
+                raise TooLargeToPlanError.out_of_time(
+                    size, start, TIME_MARGIN_SECONDS, settings.fanout_csv_max_bytes
+                )
+            return reader(start, end)
 
     def delimiter(stream: ReadStream) -> str | None:
         fmt = run.make_format("csv")
@@ -147,11 +162,36 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
         return str(getattr(fmt, "delimiter", ","))
 
     started = time.monotonic()
+    prefix = work_prefix(settings, job)
+    job_facts = {
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "version_id": obj.version_id,
+        "etag": obj.etag,
+        "sequencer": obj.sequencer,
+        "size": size,
+    }
     try:
-        result: Plan = plan_object(reader, size, kind, compressed, settings.fanout_range_bytes, delimiter)
+        result: Plan = plan_object(
+            read,
+            size,
+            kind,
+            compressed,
+            settings.fanout_range_bytes,
+            delimiter,
+            csv_max_bytes=settings.fanout_csv_max_bytes,
+        )
+    except TooLargeToPlanError as exc:
+        # the publish step writes the failed summary (the state machine's Choice -> Merge)
+        logger.warning("object refused", extra={"key": obj.key, "size": size, "reason": exc.reason})
+        refusal = {"reason": exc.reason, "message": exc.message}
+        return {
+            "status": "refused",
+            "bucket": obj.bucket,
+            "job": {**job_facts, "header_end": 0, "ranges": 0, "work": prefix, "refused": refusal},
+        }
     finally:
         reader.close()
-    prefix = work_prefix(settings, job)
     items = [{"index": r.index, "start": r.start, "end": r.end} for r in result.ranges]
     plan_key = f"{prefix}plan.json"
     client.put_object(
@@ -171,17 +211,7 @@ def plan(client: Any, event: dict[str, Any], settings: Settings, job: str) -> di
         "bucket": obj.bucket,
         "plan_key": plan_key,
         "max_concurrency": settings.fanout_max_concurrency,
-        "job": {
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": obj.version_id,
-            "etag": obj.etag,
-            "sequencer": obj.sequencer,
-            "size": size,
-            "header_end": result.header_end,
-            "ranges": len(items),
-            "work": prefix,
-        },
+        "job": {**job_facts, "header_end": result.header_end, "ranges": len(items), "work": prefix},
     }
 
 
@@ -207,7 +237,7 @@ def score_range(
     obj = _target(job)
     index, start, end = int(item["index"]), int(item["start"]), int(item["end"])
     out_key, errors_key, manifest_key = _range_keys(job, index)
-    run = _ObjectScoring(client, predictor, obj, settings, None)
+    run = ObjectRun(client, predictor, obj, settings, None)
     info: dict[str, Any] = {}
     uploads: list[S3Upload] = []
     counter: LineCounter | None = None
@@ -250,16 +280,26 @@ def score_range(
         def write(data: bytes) -> None:
             predictions.write(gzip.compress(data) if gzip else data)
 
-        counts, reasons = score_records(
-            records,
-            fmt,
-            predictor,
-            settings,
-            write,
-            errors.write,
-            header=index == 0,
-            remaining_seconds=remaining_seconds,
-        )
+        if index == 0:
+            write(fmt.header())
+        counts = Tally()
+        try:
+            score_records(
+                records,
+                fmt,
+                predictor,
+                write,
+                errors.write,
+                chunk_rows=settings.batch_chunk_rows,
+                workers=settings.batch_workers,
+                tally=counts,
+                check_time=lambda: _check_time(remaining_seconds),
+            )
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(
+                "wrong_encoding",
+                f"the file is not valid UTF-16/UTF-32 ({exc.reason} after {counts.read} records)",
+            ) from None
         if gzip:
             predictions.write(gzip.flush())
         predictions.complete()
@@ -268,11 +308,11 @@ def score_range(
             "index": index,
             "status": "ok",
             "lines": counter.total(),
-            "read": counts["read"],
-            "scored": counts["scored"],
-            "rejected": counts["rejected"],
-            "blank": counts["blank"],
-            "reasons": dict(reasons),
+            "read": counts.read,
+            "scored": counts.scored,
+            "rejected": counts.rejected,
+            "blank": counts.blank,
+            "reasons": dict(counts.reasons),
             "predictions_bytes": predictions.bytes_written,
             "info": info,
         }
@@ -295,61 +335,6 @@ def score_range(
         ContentType="application/json",
     )
     return {"index": index, "status": manifest["status"]}
-
-
-def score_records(
-    records: Iterator[Record],
-    fmt: TableFormat,
-    predictor: Predictor,
-    settings: Settings,
-    write: Callable[[bytes], None],
-    write_error: Callable[[bytes], None],
-    *,
-    header: bool,
-    remaining_seconds: Callable[[], float] | None = None,
-) -> tuple[Counter[str], Counter[str]]:
-    """Score a range's records in chunks (``BATCH_CHUNK_ROWS``, on ``BATCH_WORKERS`` processes):
-    output bytes to ``write`` (the format's header first when ``header``), one errors-file line
-    per rejected record to ``write_error``. Returns the counts (read, scored, rejected, blank)
-    and the rejections by reason. Also what ``make bench-scale`` runs for each range."""
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-
-    def chunks() -> Iterator[tuple[list[Row], list[str]]]:
-        rows: list[Row] = []
-        for record in records:
-            if isinstance(record, Blank):
-                counts["blank"] += 1
-                continue
-            counts["read"] += 1
-            if isinstance(record, Rejected):
-                counts["rejected"] += 1
-                reasons[record.reason] += 1
-                write_error(_line(record.as_json(counts["read"])))
-                continue
-            rows.append(record)
-            if len(rows) >= settings.batch_chunk_rows:
-                _check_time(remaining_seconds)
-                yield rows, [r.text for r in rows]
-                rows = []
-        if rows:
-            yield rows, [r.text for r in rows]
-
-    if header:
-        write(fmt.header())
-    scorer = make_scorer(predictor, settings.batch_workers)
-    try:
-        for rows, scores in scorer.map(chunks()):
-            write(fmt.encode(rows, scores, predictor.classes))
-            counts["scored"] += len(rows)
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(
-            "wrong_encoding",
-            f"the file is not valid UTF-16/UTF-32 ({exc.reason} after {counts['read']} records)",
-        ) from None
-    finally:
-        scorer.close()
-    return counts, reasons
 
 
 def _check_time(remaining_seconds: Any) -> None:
@@ -394,7 +379,7 @@ def _manifests(client: Any, job: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             body = client.get_object(Bucket=job["bucket"], Key=key)["Body"].read()
         except Exception as exc:
-            if _client_error_code(exc) in ("NoSuchKey", "404"):
+            if client_error_code(exc) in ("NoSuchKey", "404"):
                 raise IncompleteRunError(
                     "incomplete", f"range {index} of {job['ranges']} left no result"
                 ) from None
@@ -407,25 +392,28 @@ def merge(
     client: Any, predictor: Predictor, event: dict[str, Any], settings: Settings, execution_arn: str
 ) -> BatchSummary:
     """Concatenate the ranges' outputs into ``predictions/<key>`` and its errors file, publish
-    them and the summary under the single-function path's version rule, delete the work objects."""
+    them and the summary under the single-function path's version rule, delete the work objects.
+    A file-level failure (a range's, or the plan step's refusal in ``job.refused``) is published
+    as the file's ``failed`` summary instead."""
     job = event["job"]
     obj = _target(job)
-    run = _ObjectScoring(client, predictor, obj, settings, None)
+    run = ObjectRun(client, predictor, obj, settings, None)
     result = _merge(client, run, job, execution_arn)
     delete_work(client, obj.bucket, job["work"])  # not on an exception: a retry needs them
     return result
 
 
-def _merge(client: Any, run: _ObjectScoring, job: dict[str, Any], execution_arn: str) -> BatchSummary:
+def _merge(client: Any, run: ObjectRun, job: dict[str, Any], execution_arn: str) -> BatchSummary:
     obj = run.obj
-    manifests = _manifests(client, job)
-    failed = next((m for m in manifests if m["status"] != "ok"), None)
     run.input = replace(run.input, size=job["size"])
+    refused = job.get("refused")  # by the plan step, before any range was made
+    manifests = [] if refused else _manifests(client, job)
+    failed = refused or next((m["error"] for m in manifests if m["status"] != "ok"), None)
     if failed is not None:
-        error = FileError(failed["error"]["reason"], failed["error"]["message"])
+        error = FileError(failed["reason"], failed["message"])
         result = run.publish(
             lambda: _with_run_facts(run.summary("failed", error), execution_arn, len(manifests)),
-            _line({"line": None, **error.as_json()}),
+            failure_line(error),
         )
         return result
     info = manifests[0]["info"]
@@ -442,27 +430,26 @@ def _merge(client: Any, run: _ObjectScoring, job: dict[str, Any], execution_arn:
     sources = [(_range_keys(job, m["index"])[0], int(m["predictions_bytes"])) for m in manifests]
     predictions = MultipartCopy(client, obj.bucket, run.keys.predictions, content_type, sources, meta)
     errors = S3Upload(client, obj.bucket, run.keys.errors, ERRORS_TYPE, metadata=meta)
-    run.uploads = [errors]
     lines = rows = 0
+    tally = run.tally
     for manifest in manifests:
         _, errors_key, _ = _range_keys(job, manifest["index"])
         if manifest["rejected"]:
             body = client.get_object(Bucket=obj.bucket, Key=errors_key)["Body"]
             for raw in body.iter_lines():
-                errors.write(_line(shift_error(json.loads(raw), lines, rows)))
+                errors.write(json_line(shift_error(json.loads(raw), lines, rows)))
         lines += int(manifest["lines"])
         rows += int(manifest["read"])
-        run.read += int(manifest["read"])
-        run.scored += int(manifest["scored"])
-        run.rejected += int(manifest["rejected"])
-        run.blank += int(manifest["blank"])
-        run.reasons.update(manifest["reasons"])
-    if run.read != run.scored + run.rejected:
+        tally.read += int(manifest["read"])
+        tally.scored += int(manifest["scored"])
+        tally.rejected += int(manifest["rejected"])
+        tally.blank += int(manifest["blank"])
+        tally.reasons.update(manifest["reasons"])
+    if tally.read != tally.scored + tally.rejected:
         raise BatchProcessingError(
-            "accounting", f"rows read {run.read} != scored {run.scored} + rejected {run.rejected}"
+            "accounting", f"rows read {tally.read} != scored {tally.scored} + rejected {tally.rejected}"
         )
-    run.predictions, run.errors = predictions, errors
-    run.uploads = [predictions, errors]
+    run.stage(predictions, errors)
     return run.publish(lambda: _with_run_facts(run.summary("ok"), execution_arn, len(manifests)), None)
 
 
@@ -474,7 +461,7 @@ def record_failure(
     failure = event.get("failure") or {}
     state = event["input"]  # the execution's state when the step failed
     job = ((state.get("planned") or {}).get("plan") or {}).get("job") or state
-    run = _ObjectScoring(client, predictor, _target(job), settings, None)
+    run = ObjectRun(client, predictor, _target(job), settings, None)
     step_error = str(failure.get("Error") or "States.Runtime")
     error = FileError(
         "fanout_failed",
@@ -484,7 +471,7 @@ def record_failure(
     try:
         return run.publish(
             lambda: _with_run_facts(run.summary("failed", error), execution_arn, int(job.get("ranges", 0))),
-            _line({"line": None, **error.as_json()}),
+            failure_line(error),
         )
     finally:
         delete_work(client, job["bucket"], job.get("work") or work_prefix(settings, event["job_id"]))

@@ -30,6 +30,11 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# Models the first /predict does not use are built when first used (defer_build), not during the
+# cold start: the batch route's, /health's and the problem document's.
+_LAZY = ConfigDict(defer_build=True)
+
+
 class PredictionOut(BaseModel):
     label: str = Field(description="The predicted class.")
     scores: dict[str, float] = Field(description="A score per class (probabilities when calibrated).")
@@ -37,11 +42,15 @@ class PredictionOut(BaseModel):
 
 
 class BatchPredictionOut(BaseModel):
+    model_config = _LAZY
+
     predictions: list[PredictionOut]
     model_version: str
 
 
 class HealthOut(BaseModel):
+    model_config = _LAZY
+
     status: str = "ok"
     model_version: str
     backend: str
@@ -50,7 +59,7 @@ class HealthOut(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details, the body of every error response."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str = Field(description="URI naming the kind of problem.")
     title: str
@@ -82,7 +91,7 @@ def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[BaseM
         text: text
 
     class BatchPredictIn(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True, title="BatchPredictIn")
+        model_config = ConfigDict(extra="forbid", strict=True, title="BatchPredictIn", defer_build=True)
         texts: list[text] = Field(
             min_length=1, max_length=max_batch_size, description="Texts to classify, in order."
         )
