@@ -29,16 +29,26 @@ def logs(api_module: ModuleType) -> Iterator[io.StringIO]:
     previous = [h.stream for h in handlers]
     for handler in handlers:
         handler.stream = stream
+    # the tests change the loggers' levels (_set_level): each gets its own back afterwards, so no
+    # later test (in any order) runs with a level this one set
+    levels = {logger: logger.level for logger in _loggers(api_module)}
     try:
         yield stream
     finally:
-        _set_level(api_module, "WARNING")
+        for logger, level in levels.items():
+            logger.setLevel(level)
         for handler, old in zip(handlers, previous, strict=True):
             handler.stream = old
 
 
+def _loggers(api_module: ModuleType) -> list[logging.Logger]:
+    """The function's logger and the `textclf` loggers it configured (as Lambda's init does)."""
+    names = [name for name in list(logging.root.manager.loggerDict) if name.startswith("textclf")]
+    return [logging.getLogger(name) for name in (api_module.logger.name, *names)]
+
+
 def _set_level(api_module: ModuleType, level: str) -> None:
-    """The level on the function's logger and the `textclf` loggers it configured (as Lambda's init does)."""
+    """The level on the function's logger and the `textclf` loggers it configured."""
     api_module.logger.setLevel(level)
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("textclf"):
