@@ -129,8 +129,9 @@ build: setup model ## sam build (layers for python3.13 / x86_64)
 deploy: build ## sam deploy (ModelBackend chosen from the model's manifest)
 	$(BIN)/sam deploy --parameter-overrides ModelBackend=$$($(PY) scripts/model_backend.py $(MODEL_LAYER)/model)
 
+# progress on stderr: `make invoke`'s stdout is the function's answer alone (a script can parse it)
 local-image: ## build (or reuse) the offline Lambda base image textclf/lambda-python:3.13
-	LOCAL_IMAGE_TAG="$(LOCAL_IMAGE)" scripts/local-image.sh
+	@LOCAL_IMAGE_TAG="$(LOCAL_IMAGE)" scripts/local-image.sh >&2
 
 $(LOCAL_SOURCE): $(MODEL_MANIFEST) FORCE | $(VENV)/.installed
 	@$(PY) scripts/sam_local_template.py --source template.yaml "$@" ModelBackend=$(MODEL_BACKEND)

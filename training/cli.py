@@ -4,7 +4,8 @@ Exit codes: 0 success, 2 unusable data or options (one ``error: ...`` line on
 stderr), 3 a quality gate refused the model: ``--min-accuracy`` / ``--min-macro-f1``, or the
 regression gate (worse than the model in the output folder, not comparable with it, or no
 better than the majority-class baseline; ``--allow-regression`` overrides it). The model
-folder is then left as it was.
+folder is then left as it was. 1, with nothing on stderr: stdout was closed before the output was
+all written (``... | head``; a model ``train`` wrote is kept).
 """
 
 from __future__ import annotations

@@ -162,6 +162,19 @@ class TrainConfig(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _output_can_be_a_folder(self) -> TrainConfig:
+        """Checked before any training: a file where OUTPUT or OUTPUT/model must be a folder."""
+        for path in (self.output, self.output / "model"):
+            if path.exists() and not path.is_dir():
+                raise ValueError(f"--output {self.output}: {path} is a file, not a folder")
+        for parent in self.output.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ValueError(f"--output {self.output}: {parent} is a file, not a folder")
+                break
+        return self
+
 
 class EvaluateOptions(BaseModel):
     """The options of ``python -m training evaluate``."""

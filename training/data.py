@@ -138,13 +138,23 @@ class Dataset:
         return dict(sorted(Counter(self.labels).items()))
 
 
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
 def detect_format(path: Path) -> str:
+    """``"jsonl"`` or ``"csv"`` from the file name's suffix; :class:`DataError` for any other."""
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
+    if suffix in JSONL_SUFFIXES:
         return "jsonl"
-    if suffix in (".csv", ".tsv", ".txt"):
+    if suffix in CSV_SUFFIXES:
         return "csv"
-    raise DataError(f"{path}: unknown file type {suffix!r} (expected .csv or .jsonl)")
+    known = ", ".join(CSV_SUFFIXES + JSONL_SUFFIXES)
+    if suffix in COMPRESSED_SUFFIXES:
+        raise DataError(f"{path}: a compressed file ({suffix}); training reads {known}: decompress it first")
+    shown = repr(suffix) if suffix else "(none)"
+    raise DataError(f"{path}: unknown file type {shown} (expected {known})")
 
 
 def _read_text(path: Path) -> str:

@@ -18,7 +18,7 @@ from sklearn.metrics import (
 
 from textclf.backends.joblib_backend import load as load_joblib
 from textclf.errors import TextClfError
-from textclf.manifest import read_manifest
+from textclf.manifest import MANIFEST_NAME, read_manifest
 from textclf.settings import SklearnVersionPolicy
 from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
@@ -145,6 +145,17 @@ def evaluate_model_dir(
     SHA-256 must match the manifest before it is unpickled); a model trained with another
     scikit-learn is loaded with a warning, or refused (``sklearn_version_policy="refuse"``).
     """
+    if not (model_dir / MANIFEST_NAME).exists():
+        if (model_dir / "model" / MANIFEST_NAME).exists():  # the layer folder, as given to train --output
+            raise TrainingError(
+                f"no model at {model_dir}: it is a layer folder; its model is in {model_dir / 'model'} "
+                f"(--model-dir {model_dir / 'model'})"
+            )
+        what = f"{MANIFEST_NAME} is missing" if model_dir.is_dir() else "no such folder"
+        raise TrainingError(
+            f"no model at {model_dir}: {what} (--model-dir is the folder that holds {MANIFEST_NAME}, "
+            "such as layers/model/model)"
+        )
     try:
         manifest = read_manifest(model_dir)
         predictor = load_joblib(model_dir, manifest, sklearn_version_policy)

@@ -24,6 +24,7 @@ from textclf.manifest import (
     model_version,
     score_kind,
 )
+from training.errors import TrainingError
 from training.export_lean import LeanExport
 
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
@@ -80,9 +81,12 @@ def write_model_folder(
     by renames, so a failure never leaves a half-written model, and readers see
     either the old model or the new one.
     """
-    output.mkdir(parents=True, exist_ok=True)
     target = output / "model"
-    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=output))
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".model-", dir=output))
+    except OSError as exc:
+        raise TrainingError(f"cannot write the model folder {target}: {exc.strerror or exc}") from None
     make_deterministic(pipeline)
     try:
         joblib.dump(pipeline, staging / "model.joblib", compress=3)
@@ -117,6 +121,9 @@ def write_model_folder(
             manifest = Manifest.parse(record, "the manifest being written")
         (staging / MANIFEST_NAME).write_text(manifest.dumps(), encoding="utf-8")
         _swap_in(staging, target)
+    except OSError as exc:  # a full disk, a folder that became read-only: one line, nothing half-written
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TrainingError(f"cannot write the model folder {target}: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -68,9 +68,8 @@ def make(checkout: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def answer(stdout: str) -> dict[str, object]:
-    lines = [line for line in stdout.splitlines() if line.strip().startswith("{")]
-    assert lines, stdout
-    result: dict[str, object] = json.loads(lines[-1])
+    """``make invoke``'s stdout is the answer and nothing else (the README: a script can parse it)."""
+    result: dict[str, object] = json.loads(stdout)
     return result
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BUNDLED_DATA
+from tests.helpers import BUNDLED_DATA, ROOT
 from tests.training_cli import run_cli, write
 from training.data import load_dataset
 from training.errors import DataError
@@ -68,6 +71,27 @@ def test_unusable_files_get_one_line_errors(tmp_path: Path, name: str, content, 
     with pytest.raises(DataError, match=None) as info:
         load_dataset(write(tmp_path / name, content))
     assert message in str(info.value) and name in str(info.value)
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_evaluate_into_a_closed_pipe_has_no_traceback(model_dir: Path, json_flag: list[str]) -> None:
+    """``evaluate --json | head -1``: the reader goes away first; that gave a BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE, as after `head` has exited
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "training", "evaluate", "--model-dir", str(model_dir)]
+            + ["--data", str(BUNDLED_DATA), *json_flag],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == ""
 
 
 def test_cli_train_contract(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import ROOT
 
 CORE = ROOT / "layers" / "common" / "python"
-FUNCTION_PACKAGES = ("textclf_api", "textclf_batch", "textclf_hook")
+FUNCTION_PACKAGES = ("textclf_api", "textclf_batch", "textclf_fanout", "textclf_hook")
 
 
 def sources(*folders: Path) -> list[Path]:
@@ -49,6 +49,31 @@ def test_the_pattern_sees_imports_in_code_strings(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text('CODE = """\nimport json\nfrom tests.helpers import X\n"""\nimport testsuite\n')
     assert imported(sample, "tests") == ["from tests.helpers import"]
+
+
+def packages_by_code_uri() -> dict[str, list[str]]:
+    """``functions/<folder>`` (one ``CodeUri`` each) -> the packages in it (folders with ``__init__.py``)."""
+    folders = sorted(f for f in (ROOT / "functions").iterdir() if f.is_dir())
+    return {f.name: sorted(p.parent.name for p in f.glob("*/__init__.py")) for f in folders}
+
+
+def test_every_function_package_is_known() -> None:
+    found = [name for names in packages_by_code_uri().values() for name in names]
+    assert sorted(found) == sorted(FUNCTION_PACKAGES)
+
+
+def test_a_function_imports_no_package_of_another_code_uri() -> None:
+    """Each function ships only its own ``CodeUri`` folder: an import of another folder's package works in
+    the development venv and fails on Lambda. (Packages of one folder, like ``textclf_batch`` and
+    ``textclf_fanout``, ship together and may import each other.)"""
+    by_folder = packages_by_code_uri()
+    found: dict[str, list[str]] = {}
+    for folder, own in by_folder.items():
+        others = [name for name in FUNCTION_PACKAGES if name not in own]
+        for path in sources(ROOT / "functions" / folder):
+            if lines := imported(path, *others):
+                found[str(path.relative_to(ROOT))] = lines
+    assert not found
 
 
 # -- no private names across packages --------------------------------------------------------------

@@ -8,6 +8,7 @@ and generated variations (hypothesis).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -23,10 +24,13 @@ from tests.helpers import ROOT
 from training import cli
 from training.config import file_keys, load_config
 from training.data import (
+    COMPRESSED_SUFFIXES,
     CONFLICT,
+    CSV_SUFFIXES,
     DROPPED,
     DUPLICATE,
     EMPTY_TEXT,
+    JSONL_SUFFIXES,
     MISSING_LABEL,
     NEAR_DUPLICATE,
     REFUSED,
@@ -626,3 +630,47 @@ def test_absurd_options_are_refused_with_one_line(
 def test_data_is_required_somewhere() -> None:
     with pytest.raises(TrainingError, match="--data is required"):
         cli.train_options(cli._parser().parse_args(["train"]))
+
+
+# -- file types: the error names every suffix that is read, and only those ------------------------
+
+KNOWN_SUFFIXES = CSV_SUFFIXES + JSONL_SUFFIXES
+
+
+def tiny_file(path: Path) -> Path:
+    rows = [("late parcel again", "shipping"), ("charged twice", "billing")] * 2
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return jsonl(path, [{"text": t, "label": label} for t, label in rows])
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    return write(path, "".join(f"{t}{sep}{label}\n" for t, label in [("text", "label"), *rows]))
+
+
+@pytest.mark.parametrize("suffix", [*KNOWN_SUFFIXES, *(s.upper() for s in KNOWN_SUFFIXES)])
+def test_every_suffix_named_in_the_error_is_read(tmp_path: Path, suffix: str) -> None:
+    assert load_dataset(tiny_file(tmp_path / f"data{suffix}")).class_counts == {"billing": 1, "shipping": 1}
+
+
+@FILES
+@given(suffix=st.text(st.sampled_from("abcdefgjkmopqrsuwxyz0123456789"), max_size=6))
+def test_other_suffixes_are_refused_naming_every_suffix_that_is_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / (f"data.{suffix}" if suffix else "data")
+    assume(path.suffix.lower() not in KNOWN_SUFFIXES + COMPRESSED_SUFFIXES)
+    with pytest.raises(DataError) as info:
+        load_dataset(tiny_file(path))
+    message = str(info.value)
+    assert message.startswith(f"{path}: unknown file type ") and "\n" not in message
+    assert (repr(path.suffix) if suffix else "(none)") in message
+    assert all(known in message for known in KNOWN_SUFFIXES)
+
+
+@pytest.mark.parametrize("compressed", COMPRESSED_SUFFIXES)
+def test_a_compressed_file_is_refused_as_such(tmp_path: Path, compressed: str) -> None:
+    """The issue a newcomer hit: ``data.csv.gz`` was refused as "unknown file type '.gz' (expected .csv or
+    .jsonl)", which left out .tsv, .txt and .ndjson and did not say what to do."""
+    path = tmp_path / f"data.csv{compressed}"
+    path.write_bytes(gzip.compress(tiny_file(tmp_path / "data.csv").read_bytes()))
+    with pytest.raises(DataError) as info:
+        load_dataset(path)
+    message = str(info.value)
+    assert f"{path}: a compressed file ({compressed})" in message and "decompress it first" in message
+    assert all(known in message for known in KNOWN_SUFFIXES)

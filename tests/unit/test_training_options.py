@@ -33,6 +33,7 @@ from training.config import (
     option_key,
 )
 from training.errors import TrainingError
+from training.model_folder import write_model_folder
 
 FIELDS = {option_key(name, info): (name, info) for name, info in option_fields(TrainConfig).items()}
 ALL_KEYS = set(FIELDS)
@@ -290,6 +291,59 @@ def test_an_input_inside_the_model_folder_is_refused(key: str, tmp_path: Path) -
     one_line(info.value, key)
     # beside it is fine
     parse(["--output", str(tmp_path / "layer"), "--data", str(tmp_path / "layer" / "rows.csv")])
+
+
+@pytest.mark.parametrize(
+    ("file", "output"),
+    [("layer", "layer"), ("layer", "layer/deeper/still"), ("layer/model", "layer")],
+)
+def test_a_file_where_the_output_folder_goes_is_refused_before_training(
+    file: str, output: str, tmp_path: Path
+) -> None:
+    """A newcomer's ``--output`` naming a file gave a traceback after the whole training run."""
+    (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / file).write_text("not a folder", encoding="utf-8")
+    with pytest.raises(TrainingError, match="is a file, not a folder") as info:
+        parse(["--data", "d.csv", "--output", str(tmp_path / output)])
+    one_line(info.value, "output")
+    assert str(tmp_path / file) in str(info.value)
+
+
+def test_a_model_folder_that_cannot_be_created_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """What the option check cannot see (a read-only or vanished parent) fails when the folder is made."""
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    output = tmp_path / "file" / "layer"  # mkdir raises NotADirectoryError, an OSError
+    with pytest.raises(TrainingError, match="cannot write the model folder") as info:
+        write_model_folder(output, pipeline=None, manifest_extra={})
+    assert str(output / "model") in str(info.value) and "\n" not in str(info.value)
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("layer", "it is a layer folder; its model is in {dir}/model (--model-dir {dir}/model)"),
+        ("empty", "no model at {dir}: manifest.json is missing (--model-dir is the folder that holds"),
+        ("absent", "no model at {dir}: no such folder (--model-dir is the folder that holds"),
+    ],
+)
+def test_evaluate_without_a_manifest_says_which_folder_to_give(
+    layout: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--model-dir layers/model`` (train's --output) was told "... or set MODEL_DIR", which evaluate
+    does not read."""
+    folder = tmp_path / "layers" / "model"
+    if layout != "absent":
+        folder.mkdir(parents=True)
+    if layout == "layer":
+        (folder / "model").mkdir()
+        (folder / "model" / "manifest.json").write_text("{}", encoding="utf-8")
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nhi there,a\n", encoding="utf-8")
+    assert cli.main(["evaluate", "--model-dir", str(folder), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "MODEL_DIR" not in err
+    assert expected.format(dir=folder) in err
 
 
 # -- help, README, environment ------------------------------------------------------------------
