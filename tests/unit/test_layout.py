@@ -145,7 +145,19 @@ def test_no_function_module_uses_a_private_name_of_another_package() -> None:
     files = sources(ROOT / "functions")
     assert len(files) > 20
     found = {str(p.relative_to(ROOT)): private_imports(p) for p in files}
+    for path, (reached, _why) in DELIBERATE.items():
+        assert any(reached in line for line in found[path]), f"{path} no longer reaches {reached}: drop it"
+        found[path] = [line for line in found[path] if reached not in line]
     assert not {k: v for k, v in found.items() if v}
+
+
+# A third-party private name reached on purpose: where, what, and why no public name does it.
+DELIBERATE = {
+    "functions/api/textclf_api/deferred.py": (
+        "pydantic._internal",
+        "pydantic's default defer_build has no public setting (tests/unit/test_deferred.py pins it)",
+    ),
+}
 
 
 def test_the_private_import_check_sees_each_form(tmp_path: Path) -> None:

@@ -5,6 +5,9 @@ init phase), never per request and never in a FastAPI startup hook: Mangum runs
 the lifespan cycle on every invocation. With SnapStart, a before-snapshot hook
 also sends a warm-up request through the handler so restored environments start hot.
 
+FastAPI is imported with its own pydantic models built on first use (:mod:`textclf_api.deferred`):
+they describe the OpenAPI document, which no prediction needs.
+
 The cyclic garbage collector is off while the modules load (it would otherwise
 walk the growing heap again and again, a sizeable share of the cold start `make bench` measures);
 what init built is then frozen, out of its reach, and it is switched back on.
@@ -14,6 +17,12 @@ import gc
 
 gc.disable()
 try:
+    from textclf_api.deferred import models_built_on_first_use
+
+    with models_built_on_first_use():
+        # FastAPI's OpenAPI models: built when /openapi.json first needs them (textclf_api.deferred)
+        import fastapi  # noqa: F401
+
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
