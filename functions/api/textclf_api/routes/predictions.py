@@ -1,10 +1,11 @@
 """``POST /predict`` and ``POST /predict/batch``: texts in, labels and scores out.
 
 The routes are :class:`DirectRoute`s: they read and validate their body with pydantic-core in
-one step (:func:`read_json_body`) and return pre-encoded JSON, skipping FastAPI's per-request
-dependency solving, response validation and exit stacks (which cost more than the prediction
-adds; docs/performance-log.md). Their models still document them in the OpenAPI document, and their
-errors keep FastAPI's shape (the app's problem handlers turn them into problem documents).
+one step (:func:`textclf_api.jsonbody.read_json_body`) and return pre-encoded JSON, skipping
+FastAPI's per-request dependency solving, response validation and exit stacks (which cost more
+than the prediction adds; docs/performance-log.md). Their models still document them in the
+OpenAPI document, and their errors keep FastAPI's shape (the app's problem handlers turn them
+into problem documents).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from pydantic import BaseModel
 from starlette.routing import request_response as starlette_request_response
 
 from textclf.model import Prediction, Predictor
 from textclf.schemas import BatchPredictionOut, PredictionOut
+from textclf_api.jsonbody import read_json_body
 from textclf_api.metrics import METRICS_KEY, RequestMetrics
 from textclf_api.problems import BODY_PROBLEMS
 
@@ -52,33 +52,6 @@ class DirectRoute(APIRoute):
 
 def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
-
-
-async def read_json_body[M: BaseModel](request: Request, model: type[M]) -> M:
-    """The request body parsed as JSON and validated against ``model``.
-
-    Failures raise what FastAPI's own body parameter would: a 422
-    :class:`RequestValidationError` (locations under ``body``; a missing body, or one
-    nested too deeply to parse, included), with invalid JSON as ``json_invalid``, and a
-    400 for a body that is not UTF-8.
-    """
-    raw = await request.body()
-    if not raw:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise StarletteHTTPException(400, "the body is not UTF-8") from None
-    try:
-        return model.model_validate_json(text)
-    except ValidationError as exc:
-        errors: list[dict[str, Any]] = []
-        for err in exc.errors(include_url=False, include_input=False, include_context=False):
-            if err["type"] == "json_invalid" and "recursion limit" in err["msg"]:
-                errors.append({"type": "json_too_deep", "loc": ("body",), "msg": "JSON nested too deeply"})
-            else:
-                errors.append({**err, "loc": ("body", *err["loc"])})
-        raise RequestValidationError(errors) from None
 
 
 def _request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
