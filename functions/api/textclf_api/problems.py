@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -61,7 +62,7 @@ def _problem_doc(description: str) -> dict[str, Any]:
 # ``model`` would also build a validator per route at start-up, for documentation only).
 BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: _problem_doc("Malformed JSON, or a body that is not UTF-8 or not valid base64"),
-    415: _problem_doc("The body is not JSON"),
+    415: _problem_doc("The body is not JSON, or has a Content-Encoding other than identity"),
     422: _problem_doc("The body does not match the schema or its limits"),
 }
 
@@ -122,7 +123,8 @@ def add_problem_handlers(app: FastAPI) -> None:
 
 
 class RequestGuardMiddleware:
-    """Refuse non-JSON POST bodies with 415 and bodies the event source could not decode with 400,
+    """Refuse non-JSON POST bodies and compressed ones (any ``Content-Encoding`` but ``identity``)
+    with 415 and bodies the event source could not decode with 400,
     answer an unhandled error with a 500 problem (logged once); in Lambda, record the request's
     outcome in its metrics.
 
@@ -189,6 +191,18 @@ def _refusal(scope: Scope) -> JSONResponse | None:
     bad_body = scope.get(BAD_BODY_KEY)
     if bad_body:
         return problem_response(400, "undecodable-body", "Undecodable body", str(bad_body))
+    if scope["method"] == "POST":
+        codings = _unsupported_codings(scope)
+        if codings:
+            return problem_response(
+                415,
+                "unsupported-content-encoding",
+                "Unsupported Content-Encoding",
+                f"the body must not be compressed or otherwise encoded: Content-Encoding {codings!r} is "
+                "not supported (send it as is, or with Content-Encoding: identity)",
+                instance=scope["path"],
+                headers={"Accept-Encoding": "identity"},
+            )
     ctype = _content_type(scope) if scope["method"] == "POST" else ""
     if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
         return problem_response(
@@ -210,6 +224,23 @@ def _problem_type(body: bytes) -> str | None:
     return (
         kind.removeprefix(PROBLEM_BASE) if isinstance(kind, str) and kind.startswith(PROBLEM_BASE) else None
     )
+
+
+_CODING = re.compile(r"[a-z0-9][a-z0-9.+-]{0,31}")
+
+
+def _unsupported_codings(scope: Scope) -> str:
+    """The request's content codings other than ``identity`` (RFC 9110 §8.4), comma-separated;
+    "" when the body is sent as is."""
+    codings = []
+    for name, value in scope["headers"]:
+        if name == b"content-encoding":
+            for coding in value.decode("latin-1").split(","):
+                coding = coding.strip().lower()
+                if coding and coding != "identity":
+                    # a registered name (gzip, br, zstd, ...) is named; anything else is not echoed
+                    codings.append(coding if _CODING.fullmatch(coding) else "(unrecognised)")
+    return ", ".join(codings)
 
 
 def _content_type(scope: Scope) -> str:

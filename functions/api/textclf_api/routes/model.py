@@ -14,14 +14,19 @@ def model_router(predictor: Predictor) -> APIRouter:
     """The routes that describe the model ``predictor`` serves."""
     router = APIRouter()
 
-    @router.get("/health", response_model=HealthOut, summary="Liveness and model version")
-    async def health() -> HealthOut:
-        return HealthOut(model_version=predictor.version, backend=predictor.backend)
+    def health_response() -> Response:
+        body = HealthOut(model_version=predictor.version, backend=predictor.backend).model_dump_json()
+        return Response(body, media_type="application/json")
 
-    # Uptime monitors and load balancers probe with HEAD: 200, headers only.
+    @router.get("/health", response_model=HealthOut, summary="Liveness and model version")
+    async def health() -> Response:
+        return health_response()
+
+    # Uptime monitors and load balancers probe with HEAD: 200, headers only. The response is GET's,
+    # Content-Length included (RFC 9110 §9.3.2); the event source or HTTP server drops its body.
     @router.head("/health", summary="Liveness, headers only", response_class=Response)
     async def health_head() -> Response:
-        return Response(status_code=200)
+        return health_response()
 
     @router.get("/model", summary="The model's manifest: classes, metrics, version")
     async def model() -> dict[str, Any]:
