@@ -1,19 +1,25 @@
 """What real clients and API Gateway send in production: custom-domain base paths,
-authorizer contexts (IAM, JWT), HEAD probes, and the whitespace rule as the schema states it."""
+authorizer contexts (IAM, JWT), HEAD probes, and the visible-character rule as the schema states it."""
 
 from __future__ import annotations
 
 import copy
+import json
 import re
+import unicodedata
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from tests.helpers import LambdaContext, header, load_event, response_json
-from textclf.schemas import NOT_BLANK_PATTERN, WHITESPACE
+from tests.helpers import LambdaContext, header, load_event, response_json, with_body
+from textclf.schemas import BLANK_MESSAGE, INVISIBLE_RANGES, NOT_BLANK_PATTERN, WHITESPACE
 from textclf.settings import Settings, SettingsError, get_settings
 from textclf_api.factory import create_app
 from textclf_api.gateway import create_handler
@@ -162,16 +168,23 @@ def test_events_with_authorizer_contexts_are_served(mapped: Handler, event_name:
 # --- HEAD ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event_name", ["apigw-v2-health-head.json", "apigw-v1-health-head.json"])
-def test_head_health_is_200_without_a_body(api_module: ModuleType, event_name: str) -> None:
-    response = api_module.handler(load_event(event_name), LambdaContext())
-    assert response["statusCode"] == 200, response
-    assert response["body"] == ""
+@pytest.mark.parametrize("source", ["v2", "v1"])
+def test_head_health_is_200_with_get_headers_and_no_body(api_module: ModuleType, source: str) -> None:
+    head = api_module.handler(load_event(f"apigw-{source}-health-head.json"), LambdaContext())
+    get = api_module.handler(load_event(f"apigw-{source}-health.json"), LambdaContext())
+    assert head["statusCode"] == get["statusCode"] == 200, head
+    assert head["body"] == ""
+    # RFC 9110 9.3.2: a HEAD response's Content-Length is the length GET's body would have
+    assert header(head, "content-length") == header(get, "content-length") == str(len(get["body"].encode()))
+    assert header(head, "content-type") == header(get, "content-type") == "application/json"
+    assert response_json(get)["status"] == "ok"
 
 
 def test_head_health_under_the_base_path(mapped: Handler) -> None:
     response = mapped(_v2("apigw-v2-health-head.json", "/textclf/health"), LambdaContext())
     assert response["statusCode"] == 200 and response["body"] == ""
+    get = mapped(_v2("apigw-v2-health.json", "/textclf/health"), LambdaContext())
+    assert header(response, "content-length") == str(len(get["body"])) != "0"
 
 
 def test_head_on_other_routes_has_no_body_either(api_module: ModuleType) -> None:
@@ -180,12 +193,14 @@ def test_head_on_other_routes_has_no_body_either(api_module: ModuleType) -> None
 
 
 def test_head_health_over_http(api_module: ModuleType) -> None:
-    response = TestClient(api_module.app).head("/health")
+    client = TestClient(api_module.app)
+    response = client.head("/health")
     assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-length"] == str(len(client.get("/health").content))
     assert "head" in api_module.app.openapi()["paths"]["/health"]
 
 
-# --- whitespace-only texts: the schema states the rule the server enforces -----------------
+# --- texts without a visible character: the schema states the rule the server enforces -----------------
 
 
 def test_whitespace_set_covers_python_and_json_schema_whitespace() -> None:
@@ -197,9 +212,49 @@ def test_whitespace_set_covers_python_and_json_schema_whitespace() -> None:
     assert python_space | ecma_space == set(WHITESPACE)
 
 
+# Unicode 15.1 (Python 3.13's unicodedata), from the UCD files the names come from:
+# DerivedCoreProperties.txt, Default_Ignorable_Code_Point (assigned code points only)
+DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0xE0100, 0xE01EF),
+]  # fmt: skip
+# PropList.txt, Prepended_Concatenation_Mark: format characters that are drawn
+PREPENDED_CONCATENATION_MARK = [
+    0x0600,
+    0x0601,
+    0x0602,
+    0x0603,
+    0x0604,
+    0x0605,
+    0x06DD,
+    0x070F,
+    0x0890,
+    0x0891,
+]
+PREPENDED_CONCATENATION_MARK += [0x08E2, 0x110BD, 0x110CD]
+PCM_CHARS = "".join(map(chr, PREPENDED_CONCATENATION_MARK))
+INVISIBLE = {chr(c) for first, last in INVISIBLE_RANGES for c in range(first, last + 1)}
+
+
+def _code_points() -> list[str]:
+    return [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
+
+
+def test_invisible_is_whitespace_controls_format_and_default_ignorables() -> None:
+    expected = set(WHITESPACE) | {
+        c
+        for c in _code_points()
+        if unicodedata.category(c) in ("Cc", "Cf") and ord(c) not in PREPENDED_CONCATENATION_MARK
+    }
+    expected |= {chr(c) for first, last in DEFAULT_IGNORABLE for c in range(first, last + 1)}
+    assert sorted(map(ord, INVISIBLE ^ expected)) == []
+
+
 def test_pattern_matches_exactly_the_texts_the_server_accepts() -> None:
     pattern = re.compile(NOT_BLANK_PATTERN)
-    mismatches = [hex(i) for i in range(0x110000) if bool(pattern.search(chr(i))) == (chr(i) in WHITESPACE)]
+    mismatches = [hex(ord(c)) for c in _code_points() if bool(pattern.search(c)) == (c in INVISIBLE)]
     assert mismatches == []
 
 
@@ -213,22 +268,96 @@ def test_openapi_states_the_not_blank_pattern(api_module: ModuleType, path: str)
     assert text["minLength"] == 1
 
 
-@pytest.mark.parametrize("blank", [*WHITESPACE, " \t\n", "\u3000\ufeff", "\x1c\x1d\x1e\x1f", WHITESPACE * 3])
-def test_blank_texts_are_422_and_fail_the_pattern(api_module: ModuleType, blank: str) -> None:
+def test_rust_regex_and_json_schema_read_the_pattern_the_same_way() -> None:
+    """pydantic-core's Rust regex engine, and a JSON Schema validator (ECMA-262 patterns, with
+    Unicode code points as JSON Schema reads them), against every code point."""
+    rust = TypeAdapter(
+        Annotated[str, Field(pattern=NOT_BLANK_PATTERN)], config=ConfigDict(regex_engine="rust-regex")
+    )
+
+    def rust_accepts(c: str) -> bool:
+        try:
+            rust.validate_python(c)
+        except ValidationError:
+            return False
+        return True
+
+    validator = jsonschema_rs.validator_for({"type": "string", "pattern": NOT_BLANK_PATTERN})
+    everything = _code_points()
+    assert [hex(ord(c)) for c in everything if rust_accepts(c) == (c in INVISIBLE)] == []
+    assert [hex(ord(c)) for c in everything if validator.is_valid(c) == (c in INVISIBLE)] == []
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        *WHITESPACE,
+        " \t\n",
+        "\u3000\ufeff",
+        "\x1c\x1d\x1e\x1f",
+        WHITESPACE * 3,
+        "\u200b",
+        "\u200b" * 40,
+        "\x00",
+        "\x00\x01\x7f\x9f",
+        " \u00ad ",
+        "\u200c\u200d\u2060\u2063\u202e",
+        "\ufe0f\u180e\u3164\u115f",
+        "\U000e0001\U000e0041\U000e007f",
+        "\U0001d173\U000e0100 \ufffb",
+    ],
+)
+def test_texts_without_a_visible_character_are_422_and_fail_the_pattern(
+    api_module: ModuleType, blank: str
+) -> None:
     assert not re.search(NOT_BLANK_PATTERN, blank)
     client = TestClient(api_module.app)
     response = client.post("/predict", json={"text": blank})
     assert response.status_code == 422, response.text
     response = client.post("/predict/batch", json={"texts": ["fine text", blank]})
     assert response.status_code == 422, response.text
-    assert "non-whitespace" in response.json()["detail"]
+    assert BLANK_MESSAGE in response.json()["detail"]
+    assert response.json()["errors"][0]["loc"] == ["body", "texts", "1"]
 
 
-@pytest.mark.parametrize("text", ["\u200b", "\x00", "a", " \u00ad ", "\ufeffx"])
+@pytest.mark.parametrize(
+    "text", ["a", "\ufeffx", "\u200bhi\u200b", "\u0600", "\u0301", "\U0001f600", "\u2800x"]
+)
 def test_texts_the_pattern_accepts_are_served(api_module: ModuleType, text: str) -> None:
     assert re.search(NOT_BLANK_PATTERN, text)
     response = TestClient(api_module.app).post("/predict", json={"text": text})
     assert response.status_code == 200, response.text
+
+
+invisible = st.characters(categories=("Cc", "Cf", "Zs", "Zl", "Zp"), exclude_characters=PCM_CHARS)
+visible = st.characters(categories=("L", "M", "N", "P", "S")).filter(lambda c: c not in INVISIBLE)
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=st.lists(st.text(invisible, min_size=1, max_size=30), min_size=1, max_size=3))
+@pytest.mark.parametrize("source", ["v2", "v1"])
+def test_any_text_of_invisible_characters_is_refused(
+    api_module: ModuleType, source: str, texts: list[str]
+) -> None:
+    body = json.dumps({"texts": ["fine text", *texts]})
+    response = api_module.handler(with_body(f"apigw-{source}-predict-batch.json", body), LambdaContext())
+    assert response["statusCode"] == 422, response
+    problem = response_json(response)
+    assert {tuple(e["loc"]) for e in problem["errors"]} == {
+        ("body", "texts", str(i + 1)) for i in range(len(texts))
+    }
+    assert all(e["msg"] == f"Value error, {BLANK_MESSAGE}" for e in problem["errors"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(before=st.text(invisible, max_size=10), char=visible, after=st.text(invisible, max_size=10))
+@pytest.mark.parametrize("source", ["v2", "v1"])
+def test_one_visible_character_is_enough(
+    api_module: ModuleType, source: str, before: str, char: str, after: str
+) -> None:
+    body = json.dumps({"text": before + char + after})
+    response = api_module.handler(with_body(f"apigw-{source}-predict.json", body), LambdaContext())
+    assert response["statusCode"] == 200, response
 
 
 def test_events_are_not_modified(mapped: Handler) -> None:

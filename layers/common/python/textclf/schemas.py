@@ -6,27 +6,56 @@ with are the ones its OpenAPI document shows.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # What counts as blank, the same for every reader of the schema: the union of Python's
 # str.isspace(), JSON Schema's (ECMA-262) \s, and Unicode White_Space (the Rust regex
-# pydantic-core uses), so a text this refuses fails NOT_BLANK_PATTERN in all three.
+# pydantic-core uses).
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-# "contains a character that is not WHITESPACE", as an ECMA-262 / Python / Rust regex
-# (JSON Schema patterns are searched, not anchored)
-NOT_BLANK_PATTERN = (
-    "[^\\t-\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+# The characters a text needs more than: WHITESPACE, and the assigned code points of Unicode 15.1
+# (Python 3.13's) that are control characters (Cc), format characters (Cf: zero-width space,
+# bidi marks, soft hyphen, BOM, tags, ...) or Default_Ignorable_Code_Point (variation selectors,
+# Hangul fillers, ...), except the Prepended_Concatenation_Marks (Cf, but drawn: U+0600-0605,
+# U+06DD, U+070F, U+0890-0891, U+08E2, U+110BD, U+110CD). A text made only of these shows nothing
+# and is refused like a blank one. Inclusive code point ranges; tests derive them from the
+# Unicode data again.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x0020), (0x007F, 0x00A0), (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C),
+    (0x115F, 0x1160), (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2000, 0x200F),
+    (0x2028, 0x202F), (0x205F, 0x2064), (0x2066, 0x206F), (0x3000, 0x3000), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0xE0100, 0xE01EF),
+)  # fmt: skip
+
+
+def _class_item(first: int, last: int) -> str:
+    if last <= 0xFFFF:
+        return f"\\u{first:04x}" if first == last else f"\\u{first:04x}-\\u{last:04x}"
+    # Outside the BMP: the characters themselves, one by one. ECMA-262 has no escape for them that
+    # Python and Rust share, and a range of them would be a syntax error to a JavaScript RegExp
+    # built without the "u" flag (as Swagger UI builds them); JSON Schema reads patterns with it.
+    return "".join(chr(cp) for cp in range(first, last + 1))
+
+
+# "contains a visible character" (one not in INVISIBLE_RANGES) as an ECMA-262 / Python / Rust regex
+# (JSON Schema patterns are searched, not anchored): the one statement of the rule, which the
+# OpenAPI document shows and _not_blank enforces
+NOT_BLANK_PATTERN = "[^" + "".join(_class_item(a, b) for a, b in INVISIBLE_RANGES) + "]"
+_VISIBLE = re.compile(NOT_BLANK_PATTERN)
+BLANK_MESSAGE = (
+    "text must contain at least one visible character (not only whitespace, control or format characters)"
 )
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip(WHITESPACE):
-        raise ValueError("text must contain at least one non-whitespace character")
+    if _VISIBLE.search(value) is None:
+        raise ValueError(BLANK_MESSAGE)
     return value
 
 
@@ -78,7 +107,8 @@ def request_models(max_text_chars: int, max_batch_size: int) -> tuple[type[BaseM
         Field(
             min_length=1,
             max_length=max_text_chars,
-            description="Text to classify: at least one character that is not whitespace.",
+            description="Text to classify: at least one visible character (not only whitespace, "
+            "control or format characters such as U+200B ZERO WIDTH SPACE).",
             # documented, not enforced by pydantic-core (its regex error would be less clear);
             # _not_blank enforces the same rule
             json_schema_extra={"pattern": NOT_BLANK_PATTERN},
