@@ -278,7 +278,7 @@ def test_valid_json_is_never_called_malformed(
     body = encode(doc, random.Random(seed))
     response = _call(api_module, (BATCH if batch else PREDICT)[source], body)
     assert response["statusCode"] in (200, 422), (body, response)
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, Raw):
         assert response["statusCode"] == 200, (body, response)
     else:
         problem = _problem(response, 422)

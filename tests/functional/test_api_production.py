@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from tests.helpers import LambdaContext, header, load_event, response_json, with_body
-from textclf.schemas import BLANK_MESSAGE, INVISIBLE_RANGES, NOT_BLANK_PATTERN, WHITESPACE
+from textclf.schemas import BLANK_MESSAGE, INVISIBLE_RANGES, NOT_BLANK_PATTERN, WHITESPACE, request_models
 from textclf.settings import Settings, SettingsError, get_settings
 from textclf_api.factory import create_app
 from textclf_api.gateway import create_handler
@@ -256,6 +256,16 @@ def test_pattern_matches_exactly_the_texts_the_server_accepts() -> None:
     pattern = re.compile(NOT_BLANK_PATTERN)
     mismatches = [hex(ord(c)) for c in _code_points() if bool(pattern.search(c)) == (c in INVISIBLE)]
     assert mismatches == []
+    predict_in, _ = request_models(max_text_chars=10, max_batch_size=2)
+
+    def served(c: str) -> bool:
+        try:
+            predict_in.model_validate({"text": c})
+        except ValidationError:
+            return False
+        return True
+
+    assert [hex(ord(c)) for c in _code_points() if served(c) == (c in INVISIBLE)] == []
 
 
 @pytest.mark.parametrize("path", ["/predict", "/predict/batch"])

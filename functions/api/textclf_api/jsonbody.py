@@ -7,10 +7,11 @@ differs from RFC 8259 in ways a client would be misled by, so this module correc
 - **Repeated member names** (``{"text": "a", "text": "b"}``): pydantic-core keeps the last
   value and says nothing; RFC 8259 §4 leaves the behaviour open. Any object with a repeated
   name, at any depth and however the name is escaped, is refused (422 ``duplicate_key``). A
-  name always ends with an unescaped quote, optional whitespace and a colon, so the matches of
-  :data:`_NAME_END` bound the number of names: with at most one (the routes' bodies have
-  one member) nothing can repeat and nothing more runs; otherwise the body is parsed again
-  by :func:`json.loads` with an ``object_pairs_hook`` that sees every pair.
+  name is followed by a colon, and always ends with an unescaped quote, optional whitespace and
+  that colon, so the colons, then the matches of :data:`_NAME_END`, bound the number of names:
+  with at most one (the routes' bodies have one member) nothing can repeat and nothing more
+  runs; otherwise the body is parsed again by :func:`json.loads` with an ``object_pairs_hook``
+  that sees every pair.
 - **A UTF-8 byte order mark** in front of the body is ignored (RFC 8259 §8.1 allows a parser to).
 - **Valid JSON that pydantic-core refuses** as invalid (a number beyond its range, a lone
   surrogate escape such as ``"\\ud800"``, ...): the body is parsed again by the standard
@@ -160,6 +161,11 @@ def _located(errors: list[dict[str, Any]]) -> list[Error]:
     return out
 
 
+def _maybe_two_names(raw: bytes) -> bool:
+    first = _NAME_END.search(raw)
+    return first is not None and _NAME_END.search(raw, first.end()) is not None
+
+
 def _fields(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(model.model_fields)
 
@@ -182,8 +188,7 @@ async def read_json_body[M: BaseModel](request: Request, model: type[M]) -> M:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise StarletteHTTPException(400, "the body is not UTF-8") from None
-    first = _NAME_END.search(raw)
-    if first is not None and _NAME_END.search(raw, first.end()) is not None:
+    if raw.count(b":") > 1 and _maybe_two_names(raw):
         # two names or more, maybe the same one twice: the exact check
         _, repeated = _strict_parse(text, _fields(model))
         if repeated:

@@ -191,19 +191,19 @@ def _refusal(scope: Scope) -> JSONResponse | None:
     bad_body = scope.get(BAD_BODY_KEY)
     if bad_body:
         return problem_response(400, "undecodable-body", "Undecodable body", str(bad_body))
-    if scope["method"] == "POST":
-        codings = _unsupported_codings(scope)
-        if codings:
-            return problem_response(
-                415,
-                "unsupported-content-encoding",
-                "Unsupported Content-Encoding",
-                f"the body must not be compressed or otherwise encoded: Content-Encoding {codings!r} is "
-                "not supported (send it as is, or with Content-Encoding: identity)",
-                instance=scope["path"],
-                headers={"Accept-Encoding": "identity"},
-            )
-    ctype = _content_type(scope) if scope["method"] == "POST" else ""
+    if scope["method"] != "POST":
+        return None
+    ctype, codings = _body_headers(scope)
+    if codings:
+        return problem_response(
+            415,
+            "unsupported-content-encoding",
+            "Unsupported Content-Encoding",
+            f"the body must not be compressed or otherwise encoded: Content-Encoding {codings!r} is "
+            "not supported (send it as is, or with Content-Encoding: identity)",
+            instance=scope["path"],
+            headers={"Accept-Encoding": "identity"},
+        )
     if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
         return problem_response(
             415,
@@ -229,25 +229,21 @@ def _problem_type(body: bytes) -> str | None:
 _CODING = re.compile(r"[a-z0-9][a-z0-9.+-]{0,31}")
 
 
-def _unsupported_codings(scope: Scope) -> str:
-    """The request's content codings other than ``identity`` (RFC 9110 §8.4), comma-separated;
-    "" when the body is sent as is."""
-    codings = []
+def _body_headers(scope: Scope) -> tuple[str, str]:
+    """The request's media type (lower case, no parameters; "" when not sent) and its content
+    codings other than ``identity`` (RFC 9110 §8.4), comma-separated ("" for a body sent as is)."""
+    ctype = ""
+    codings: list[str] = []
     for name, value in scope["headers"]:
-        if name == b"content-encoding":
+        if name == b"content-type":
+            ctype = value.decode("latin-1").split(";")[0].strip().lower()
+        elif name == b"content-encoding":
             for coding in value.decode("latin-1").split(","):
                 coding = coding.strip().lower()
                 if coding and coding != "identity":
                     # a registered name (gzip, br, zstd, ...) is named; anything else is not echoed
                     codings.append(coding if _CODING.fullmatch(coding) else "(unrecognised)")
-    return ", ".join(codings)
-
-
-def _content_type(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return str(value.decode("latin-1").split(";")[0].strip().lower())
-    return ""
+    return ctype, ", ".join(codings)
 
 
 def _log_request(method: str, path: str, status: int, started: float) -> None:

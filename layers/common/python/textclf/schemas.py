@@ -6,7 +6,6 @@ with are the ones its OpenAPI document shows.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -47,14 +46,17 @@ def _class_item(first: int, last: int) -> str:
 # (JSON Schema patterns are searched, not anchored): the one statement of the rule, which the
 # OpenAPI document shows and _not_blank enforces
 NOT_BLANK_PATTERN = "[^" + "".join(_class_item(a, b) for a, b in INVISIBLE_RANGES) + "]"
-_VISIBLE = re.compile(NOT_BLANK_PATTERN)
+# the same set for str.strip, which _not_blank uses: it returns a text with a visible first and last
+# character unchanged, an order of magnitude faster than the regex (whose hundreds of single
+# characters Python's re tests one by one); tests hold the two to the same code points
+_INVISIBLE = "".join(chr(cp) for a, b in INVISIBLE_RANGES for cp in range(a, b + 1))
 BLANK_MESSAGE = (
     "text must contain at least one visible character (not only whitespace, control or format characters)"
 )
 
 
 def _not_blank(value: str) -> str:
-    if _VISIBLE.search(value) is None:
+    if not value.strip(_INVISIBLE):
         raise ValueError(BLANK_MESSAGE)
     return value
 
