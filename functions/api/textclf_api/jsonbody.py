@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -151,7 +152,7 @@ def _surrogates(value: Any, loc: tuple[str | int, ...], fields: frozenset[str]) 
     return found
 
 
-def _located(errors: list[dict[str, Any]]) -> list[Error]:
+def _located(errors: Sequence[Mapping[str, Any]]) -> list[Error]:
     out: list[Error] = []
     for err in errors:
         if err["type"] == "json_invalid" and "recursion limit" in err["msg"]:
