@@ -251,6 +251,37 @@ def test_a_lone_surrogate_escape_is_not_text(api_module: ModuleType, source: str
     assert _call(api_module, PREDICT[source], '{"text": "\\ud83d\\ude00 broken"}')["statusCode"] == 200
 
 
+high = st.integers(0xD800, 0xDBFF).map(lambda c: f"\\u{c:04x}")
+low = st.integers(0xDC00, 0xDFFF).map(lambda c: f"\\u{c:04X}")
+text_piece = st.sampled_from(["a", "word ", "\\u00e9", "\\n", "\\ud83d\\ude00"])
+
+
+@PROPERTY
+@given(
+    pieces=st.lists(
+        st.one_of(text_piece, high, low, st.tuples(high, low).map("".join)), min_size=1, max_size=8
+    )
+)
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_string_is_refused_exactly_when_an_escape_leaves_a_lone_surrogate(
+    api_module: ModuleType, source: str, pieces: list[str]
+) -> None:
+    escaped = "a " + "".join(pieces)
+    lone = False
+    try:
+        json.loads(f'"{escaped}"').encode("utf-8")
+    except UnicodeEncodeError:
+        lone = True
+    response = _call(api_module, BATCH[source], f'{{"texts": ["{escaped}"]}}')
+    if lone:
+        problem = _problem(response, 422)
+        assert [(e["loc"], e["type"]) for e in problem["errors"]] == [
+            (["body", "texts", "0"], "string_not_unicode")
+        ]
+    else:
+        assert response["statusCode"] == 200, (escaped, response)
+
+
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("body", ['{"text": NaN}', '{"text": -Infinity}', '{"texts": [Infinity]}', "NaN"])
 def test_nan_and_infinity_are_not_json(api_module: ModuleType, source: str, body: str) -> None:
