@@ -2,7 +2,7 @@
 
 The one place errors become responses: FastAPI's validation and HTTP errors (exception handlers),
 and what :class:`RequestGuardMiddleware` answers before or around the app (a body that is not JSON,
-a body API Gateway could not decode, an unhandled error). Problem types are
+or compressed, a body API Gateway could not decode, an unhandled error). Problem types are
 ``urn:textclf:problem:<slug>``; the OpenAPI document refers to the ``Problem`` schema.
 """
 
