@@ -180,6 +180,34 @@ def test_head_health_is_200_with_get_headers_and_no_body(api_module: ModuleType,
     assert response_json(get)["status"] == "ok"
 
 
+@pytest.mark.parametrize("source", ["v2", "v1"])
+@pytest.mark.parametrize("path", ["/health", "/openapi.json", "/docs", "/model", "/no-such-route"])
+def test_every_head_answer_has_get_headers(api_module: ModuleType, source: str, path: str) -> None:
+    """Where HEAD is answered with a success, its headers are GET's (Content-Length counts the
+    bytes GET sends: the OpenAPI document is UTF-8 with characters beyond ASCII); a refusal
+    (405 where only GET is routed, 404) has no body either."""
+    head = api_module.handler(
+        _v2("apigw-v2-health-head.json", path)
+        if source == "v2"
+        else _v1("apigw-v1-health-head.json", path, "/prod" + path),
+        LambdaContext(),
+    )
+    get = api_module.handler(
+        _v2("apigw-v2-health.json", path)
+        if source == "v2"
+        else _v1("apigw-v1-health.json", path, "/prod" + path),
+        LambdaContext(),
+    )
+    assert head["body"] == ""
+    if 200 <= head["statusCode"] < 300:
+        assert head["statusCode"] == get["statusCode"]
+        for name in ("content-length", "content-type"):
+            assert header(head, name) == header(get, name), name
+        assert header(get, "content-length") == str(len(get["body"].encode()))
+    else:
+        assert head["statusCode"] in (404, 405), head
+
+
 def test_head_health_under_the_base_path(mapped: Handler) -> None:
     response = mapped(_v2("apigw-v2-health-head.json", "/textclf/health"), LambdaContext())
     assert response["statusCode"] == 200 and response["body"] == ""
