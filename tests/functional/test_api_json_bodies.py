@@ -222,6 +222,18 @@ def test_a_byte_order_mark_is_ignored(api_module: ModuleType, source: str) -> No
         "malformed-json"
     )
     assert _problem(_call(api_module, PREDICT[source], BOM), 422)["errors"][0]["type"] == "missing"
+    # after the mark, the body is judged as any other
+    repeated = _problem(_call(api_module, PREDICT[source], BOM + b'{"text": "a", "text": "b"}'), 422)
+    assert _types(repeated) == {"duplicate_key"}
+    twice = _call(api_module, PREDICT[source], BOM + BOM + b'{"text": "a", "text": "b"}')
+    assert _problem(twice, 400)["type"].endswith("malformed-json")
+    assert _problem(_call(api_module, PREDICT[source], BOM + b'{"text": "caf\xe9"}'), 400)["type"].endswith(
+        "undecodable-body"
+    )
+    deep = _problem(_call(api_module, PREDICT[source], BOM + b"[" * 5000 + b"]" * 5000), 422)
+    assert _types(deep) == {"json_too_deep"}
+    surrogate = _problem(_call(api_module, PREDICT[source], BOM + b'{"text": "\\ud800"}'), 422)
+    assert _types(surrogate) == {"string_not_unicode"}
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -180,28 +180,38 @@ async def read_json_body[M: BaseModel](request: Request, model: type[M]) -> M:
     included), with a body that is not JSON as ``json_invalid``, and a 400 for a body that
     is not UTF-8. A leading UTF-8 byte order mark is ignored.
     """
-    raw = await request.body()
-    if raw.startswith(UTF8_BOM):
-        raw = raw[len(UTF8_BOM) :]
-    if not raw:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    return _read(await request.body(), model, after_bom=False)
+
+
+def _text(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise StarletteHTTPException(400, "the body is not UTF-8") from None
+
+
+def _read[M: BaseModel](raw: bytes, model: type[M], *, after_bom: bool) -> M:
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     if raw.count(b":") > 1 and _maybe_two_names(raw):
         # two names or more, maybe the same one twice: the exact check
-        _, repeated = _strict_parse(text, _fields(model))
+        text = _text(raw)
+        _, repeated = _strict_parse(text if after_bom else text.removeprefix("\ufeff"), _fields(model))
         if repeated:
             raise RequestValidationError(repeated)
     try:
-        return model.model_validate_json(text)
+        # the bytes as they came: pydantic-core checks their UTF-8 itself, and what is neither
+        # UTF-8 nor JSON is only told apart below, off the common path
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
     if not any(err["type"] == "json_invalid" for err in errors):
         if b"NaN" in raw or b"Infinity" in raw:
-            _strict_parse(text, _fields(model))  # pydantic-core reads them; JSON has no such values
+            _strict_parse(_text(raw), _fields(model))  # pydantic-core reads them; JSON has no such values
         raise RequestValidationError(_located(errors))
+    text = _text(raw)
+    if raw.startswith(UTF8_BOM) and not after_bom:
+        return _read(raw[len(UTF8_BOM) :], model, after_bom=True)
     if any("recursion limit" in err["msg"] for err in errors):
         raise _too_deep()
     # pydantic-core refused the JSON: is it JSON? (RFC 8259, parsed by the standard library)
