@@ -226,6 +226,7 @@ def _problem_type(body: bytes) -> str | None:
     )
 
 
+_BODY_HEADERS = frozenset((b"content-type", b"content-encoding"))
 _CODING = re.compile(r"[a-z0-9][a-z0-9.+-]{0,31}")
 
 
@@ -235,9 +236,11 @@ def _body_headers(scope: Scope) -> tuple[str, str]:
     ctype = ""
     codings: list[str] = []
     for name, value in scope["headers"]:
+        if name not in _BODY_HEADERS:  # one look-up for the many other headers
+            continue
         if name == b"content-type":
             ctype = value.decode("latin-1").split(";")[0].strip().lower()
-        elif name == b"content-encoding":
+        else:
             for coding in value.decode("latin-1").split(","):
                 coding = coding.strip().lower()
                 if coding and coding != "identity":
