@@ -230,7 +230,9 @@ def api_benchmarks(
             "floor",
             "<= 0.35 s above floor",
             over_floor <= 0.35,
-            note=f"floor itself {cold['floor'] * 1000:.0f} ms",
+            # the floor imports FastAPI as it comes; ours defers FastAPI's OpenAPI models
+            # (textclf_api.deferred), so "above the floor" can be below zero
+            note=f"floor itself {cold['floor'] * 1000:.0f} ms, with FastAPI's models built at import",
         )
     )
     report.add(
