@@ -290,6 +290,8 @@ def summary_line(gate: dict[str, Any]) -> str:
         )
     elif current["status"] == "none":
         line += ", no current model"
+    elif "found" in current:
+        line += f", no current model ({current['found']})"
     elif current["status"] == "sample":
         line += f", replaces the bundled sample model {current['version']} (other labels: not compared)"
     else:
@@ -342,6 +344,8 @@ def card_section(gate: dict[str, Any]) -> list[str]:
             f"It replaced the bundled sample model `{current['version']}`, which has other labels: "
             "not compared.",
         ]
+    elif "found" in current:
+        lines += ["", f"There was no model in the output folder to compare with: {current['reason']}."]
     else:
         lines += ["", f"The model in the output folder was not compared ({status}): {current['reason']}."]
     lines += ["", f"Decision: {gate['decision']}."]

@@ -287,6 +287,13 @@ def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads((model / "manifest.json").read_text())["gate"]["current"]["status"] == "unreadable"
     assert not (tmp_path / "pwned").exists()
+    card = (model / MODEL_CARD).read_text(encoding="utf-8")
+    if damage == "missing":  # the summary and the card do not call those files a model either
+        assert "no current model (files without a manifest); OVERRIDDEN" in allowed.stdout
+        assert f"There was no model in the output folder to compare with: {model} holds files" in card
+    else:
+        assert "current model unreadable; OVERRIDDEN" in allowed.stdout
+        assert "The model in the output folder was not compared (unreadable)" in card
 
 
 # the gate's arithmetic, without training: generated label/prediction sets
