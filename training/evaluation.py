@@ -140,11 +140,8 @@ def _no_model(exc: ModelMissingError) -> TrainingError:
             f"no model at {model_dir}: it is a layer folder; its model is in {model_dir / 'model'} "
             f"(--model-dir {model_dir / 'model'})"
         )
-    return TrainingError(
-        str(
-            exc.with_hint(f"--model-dir is the folder that holds {MANIFEST_NAME}, such as layers/model/model")
-        )
-    )
+    hint = f"--model-dir is the folder that holds {MANIFEST_NAME}, such as layers/model/model"
+    return TrainingError(str(exc.with_hint(hint)))
 
 
 def evaluate_model_dir(
