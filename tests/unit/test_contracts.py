@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -402,6 +403,7 @@ def test_no_model_is_stated_as_a_fact_without_advice(tmp_path: Path, layout: str
     hinted = error.with_hint("pass another folder")
     assert str(hinted) == f"no model at {folder}: {what} (pass another folder)"
     assert isinstance(hinted, ModelMissingError) and hinted.model_dir == folder
+    assert str(pickle.loads(pickle.dumps(hinted))) == str(hinted)  # crosses process boundaries intact
 
 
 def test_verify_folder_checks_every_listed_file_and_report(tmp_path: Path) -> None:

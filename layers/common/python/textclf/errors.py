@@ -36,6 +36,10 @@ class ModelMissingError(ManifestError):
         self.hint = hint
         super().__init__(f"no model at {model_dir}: {what}" + (f" ({hint})" if hint else ""))
 
+    def __reduce__(self) -> tuple[type[ModelMissingError], tuple[Path, str, str]]:
+        # pickled (across processes) with its own arguments, not the message
+        return type(self), (self.model_dir, self.what, self.hint)
+
     def with_hint(self, hint: str) -> ModelMissingError:
         """The same error, with ``hint`` (what to do, in the caller's terms) in parentheses."""
         return type(self)(self.model_dir, self.what, hint)
