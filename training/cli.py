@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from training.evaluation import evaluate_model_dir
+    from training.evaluation import evaluate_model_dir, overlap_warning
 
     try:
         options = EvaluateOptions.model_validate({k: v for k, v in vars(args).items() if k != "command"})
@@ -124,6 +124,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         options.label_column,
         options.sklearn_version_policy,
     )
+    warning = overlap_warning(metrics)
+    if warning is not None:  # on stderr, so that --json output stays one JSON document
+        print(warning, file=sys.stderr, flush=True)
     if options.as_json:
         print(json.dumps(metrics, indent=2, allow_nan=False))
         return

@@ -17,11 +17,12 @@ from sklearn.metrics import (
 )
 
 from textclf.backends.joblib_backend import load as load_joblib
-from textclf.errors import TextClfError
-from textclf.manifest import MANIFEST_NAME, read_manifest
+from textclf.errors import ModelMissingError, TextClfError
+from textclf.manifest import MANIFEST_NAME, read_manifest, verify_folder
 from textclf.settings import SklearnVersionPolicy
 from training.data import MAX_TEXT_CHARS, load_dataset
 from training.errors import DataError, TrainingError
+from training.gate import ROWS_FILE, seen_rows
 from training.pipeline import decision_scores
 
 
@@ -130,6 +131,19 @@ def trained_text_limit(manifest: dict[str, Any]) -> int:
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else MAX_TEXT_CHARS
 
 
+def _no_model(exc: ModelMissingError) -> TrainingError:
+    """``evaluate``'s own advice for a folder without a model (it reads ``--model-dir``, never
+    ``MODEL_DIR``): the layer folder ``train --output`` takes is named as such."""
+    model_dir = exc.model_dir
+    if (model_dir / "model" / MANIFEST_NAME).is_file():
+        return TrainingError(
+            f"no model at {model_dir}: it is a layer folder; its model is in {model_dir / 'model'} "
+            f"(--model-dir {model_dir / 'model'})"
+        )
+    hint = f"--model-dir is the folder that holds {MANIFEST_NAME}, such as layers/model/model"
+    return TrainingError(str(exc.with_hint(hint)))
+
+
 def evaluate_model_dir(
     model_dir: Path,
     data: Path,
@@ -141,23 +155,24 @@ def evaluate_model_dir(
 
     ``text_column`` / ``label_column`` default to the names recorded in the manifest
     (``data.text_column`` / ``data.label_column``, i.e. those the model was trained with).
-    The model is loaded through the manifest-verifying joblib backend (its file's
-    SHA-256 must match the manifest before it is unpickled); a model trained with another
-    scikit-learn is loaded with a warning, or refused (``sklearn_version_policy="refuse"``).
+    Before anything else, every file the manifest lists (model files and reports) must match
+    its SHA-256 (:func:`textclf.manifest.verify_folder`): a folder serving would refuse is
+    refused here too (:class:`TrainingError`, naming the file). The model is then loaded through
+    the joblib backend; a model trained with another scikit-learn is loaded with a warning, or
+    refused (``sklearn_version_policy="refuse"``).
+
+    ``data.rows_in_training`` counts the evaluation rows whose text (as the features see it) is
+    among the model's training rows (its ``training_rows.u64``): metrics on those are optimistic.
+    It is ``None`` for a model that does not record its training rows.
     """
-    if not (model_dir / MANIFEST_NAME).exists():
-        if (model_dir / "model" / MANIFEST_NAME).exists():  # the layer folder, as given to train --output
-            raise TrainingError(
-                f"no model at {model_dir}: it is a layer folder; its model is in {model_dir / 'model'} "
-                f"(--model-dir {model_dir / 'model'})"
-            )
-        what = f"{MANIFEST_NAME} is missing" if model_dir.is_dir() else "no such folder"
-        raise TrainingError(
-            f"no model at {model_dir}: {what} (--model-dir is the folder that holds {MANIFEST_NAME}, "
-            "such as layers/model/model)"
-        )
     try:
         manifest = read_manifest(model_dir)
+    except ModelMissingError as exc:
+        raise _no_model(exc) from None
+    except TextClfError as exc:  # not JSON, another format version, a missing or mistyped key
+        raise TrainingError(str(exc)) from None
+    try:
+        verify_folder(model_dir, manifest)
         predictor = load_joblib(model_dir, manifest, sklearn_version_policy)
     except TextClfError as exc:
         raise TrainingError(str(exc)) from None
@@ -172,7 +187,29 @@ def evaluate_model_dir(
             f"{data}: label(s) {', '.join(map(repr, unknown[:5]))} are not classes of model "
             f"{predictor.version} ({', '.join(predictor.classes)})"
         )
+    try:
+        seen = seen_rows(model_dir, manifest, dataset.texts)
+    except TextClfError as exc:  # verified above; changed since
+        raise TrainingError(str(exc)) from None
     metrics = evaluate(predictor.pipeline, dataset.texts, dataset.labels)
     metrics["model_version"] = predictor.version
-    metrics["data"] = {"file": str(data), "rows_used": len(dataset.texts), **dataset.report.as_dict()}
+    metrics["data"] = {
+        "file": str(data),
+        "rows_used": len(dataset.texts),
+        "rows_in_training": None if seen is None else int(seen.sum()),
+        **dataset.report.as_dict(),
+    }
     return metrics
+
+
+def overlap_warning(metrics: dict[str, Any]) -> str | None:
+    """One line for stderr when some evaluation rows were among the model's training rows."""
+    data = metrics["data"]
+    seen = data.get("rows_in_training")
+    if not seen:
+        return None
+    return (
+        f"warning: {seen} of the {data['rows_used']} evaluation rows are among the training rows of model "
+        f"{metrics['model_version']} (its {ROWS_FILE}): these metrics are optimistic; evaluate on rows it "
+        "was not trained on for a fair estimate"
+    )

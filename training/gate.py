@@ -30,7 +30,9 @@ Outcomes for the current model (``gate.current.status``):
   expected first step, so this is recorded, not refused.
 - ``unreadable``: the folder holds a model that the verifying loader refuses (tampered
   or missing file, malformed manifest, incompatible libraries); refused as well: it
-  is kept for inspection unless ``allow_regression`` is given.
+  is kept for inspection unless ``allow_regression`` is given. A folder with files but no
+  ``manifest.json`` is recorded so too (``found``: ``files without a manifest``): it holds
+  no model to compare with, and files that ``allow_regression`` would replace.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from textclf.errors import IntegrityError, TextClfError
+from textclf.errors import IntegrityError, ModelMissingError, TextClfError
 from textclf.manifest import MANIFEST_NAME, Manifest, sha256_file
 from training.data import feature_key
 
@@ -89,7 +91,7 @@ def write_training_rows(folder: Path, texts: Sequence[str]) -> dict[str, Any]:
     return {"file": ROWS_FILE, "rows": int(hashes.size), "hash": ROWS_HASH}
 
 
-def _seen(model_dir: Path, manifest: Manifest, texts: Sequence[str]) -> np.ndarray | None:
+def seen_rows(model_dir: Path, manifest: Manifest, texts: Sequence[str]) -> np.ndarray | None:
     """Which ``texts`` the model in ``model_dir`` was trained on, from its verified
     ``ROWS_FILE``; None when it has none. Raises IntegrityError when the file does not
     match the SHA-256 the manifest lists for it."""
@@ -156,6 +158,13 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
     try:
         manifest = read_manifest(model_dir)
         predictor = load(model_dir, manifest)
+    except ModelMissingError:  # files, but none of them a manifest: nothing training wrote
+        return {
+            "status": "unreadable",
+            "found": "files without a manifest",
+            "reason": f"{model_dir} holds files but no {MANIFEST_NAME}, so it is not a model folder that "
+            "training wrote (move those files away, or train into another --output)",
+        }
     except TextClfError as exc:
         return {"status": "unreadable", "reason": str(exc)}
     version = manifest.version
@@ -176,7 +185,7 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
             f"does not know (its classes: {_listed(predictor.classes)})",
         }
     try:
-        seen = _seen(model_dir, manifest, texts)
+        seen = seen_rows(model_dir, manifest, texts)
     except TextClfError as exc:
         return {"status": "unreadable", **info, "reason": str(exc)}
     keep = list(range(len(texts))) if seen is None else [i for i, s in enumerate(seen) if not s]
@@ -196,6 +205,15 @@ def current_model(model_dir: Path, texts: Sequence[str], labels: Sequence[str]) 
         reason = f"{type(exc).__name__} while predicting (do its libraries match this environment?)"
         return {"status": "unreadable", **info, "reason": reason}
     return {"status": "compared", **info, **scores([labels[i] for i in keep], predicted), "keep": keep}
+
+
+def left_as_is(target: Path) -> str:
+    """What a refused training left at ``target`` (the model folder), true whether or not a
+    model was there: ``TARGET is unchanged``, or ``there is still no model in TARGET`` when it
+    has no ``manifest.json`` (no such folder, an empty one, or other files only)."""
+    if (target / MANIFEST_NAME).is_file():
+        return f"{target} is unchanged"
+    return f"there is still no model in {target}"
 
 
 def check_regression(
@@ -238,6 +256,8 @@ def check_regression(
             )
     elif status == "not-comparable":
         refusals.append(f"the current model cannot be compared: {current['reason']}")
+    elif status == "unreadable" and "found" in current:
+        refusals.append(f"there is no current model to compare with, but {current['reason']}")
     elif status == "unreadable":
         refusals.append(f"the current model in {target} cannot be loaded to compare: {current['reason']}")
     record: dict[str, Any] = {
@@ -253,7 +273,7 @@ def check_regression(
     if refusals and not options.allow_regression:
         raise QualityGateError(
             f"regression gate failed on {len(labels)} held-out rows: {'; '.join(refusals)}; "
-            f"the model was not written and {target} is unchanged ({OVERRIDE} writes it anyway)"
+            f"the model was not written and {left_as_is(target)} ({OVERRIDE} writes it anyway)"
         )
     return record
 
@@ -270,6 +290,8 @@ def summary_line(gate: dict[str, Any]) -> str:
         )
     elif current["status"] == "none":
         line += ", no current model"
+    elif "found" in current:
+        line += f", no current model ({current['found']})"
     elif current["status"] == "sample":
         line += f", replaces the bundled sample model {current['version']} (other labels: not compared)"
     else:
@@ -322,6 +344,8 @@ def card_section(gate: dict[str, Any]) -> list[str]:
             f"It replaced the bundled sample model `{current['version']}`, which has other labels: "
             "not compared.",
         ]
+    elif "found" in current:
+        lines += ["", f"There was no model in the output folder to compare with: {current['reason']}."]
     else:
         lines += ["", f"The model in the output folder was not compared ({status}): {current['reason']}."]
     lines += ["", f"Decision: {gate['decision']}."]

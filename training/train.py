@@ -23,7 +23,7 @@ from training.data import Dataset, feature_key, list_lines, load_dataset
 from training.errors import DataError, QualityGateError
 from training.evaluation import metrics_of, score
 from training.export_lean import export_lean
-from training.gate import GateOptions, check_regression, write_training_rows
+from training.gate import GateOptions, check_regression, left_as_is, write_training_rows
 from training.model_folder import write_model_folder
 from training.pipeline import SEED, Family, ModelOptions, build_features, build_pipeline
 from training.report import MODEL_CARD, model_card, write_plots
@@ -200,7 +200,7 @@ def check_gate(metrics: dict[str, Any], config: TrainConfig) -> None:
     if failures:
         raise QualityGateError(
             f"quality gate failed: {'; '.join(failures)}; the model was not written and "
-            f"{config.output / 'model'} is unchanged"
+            f"{left_as_is(config.output / 'model')}"
         )
 
 

@@ -34,9 +34,33 @@ def test_loads_and_predicts(model_dir: Path) -> None:
     assert predictor.predict([]) == []
 
 
-def test_missing_model_dir_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="python -m training train"):
-        load_predictor(tmp_path / "nothing-here")
+@pytest.mark.parametrize(
+    ("layout", "what"),
+    [
+        ("absent", "no such folder"),
+        ("empty", "manifest.json is missing"),
+        ("file", "it is a file, not a folder"),
+    ],
+)
+def test_serving_without_a_model_says_what_to_do(tmp_path: Path, clean_env, layout: str, what: str) -> None:
+    """Serving reads MODEL_DIR, so its message says to set it (or train); the library call that
+    takes a folder states the fact only (training's commands give their own advice)."""
+    from textclf.settings import get_settings
+
+    folder = tmp_path / "nothing-here"
+    if layout == "empty":
+        folder.mkdir()
+    elif layout == "file":
+        folder.write_text("x")
+    clean_env.setenv("MODEL_DIR", str(folder))
+    with pytest.raises(ManifestError) as served:
+        get_predictor(get_settings())
+    assert str(served.value) == (
+        f"no model at {folder}: {what} (train one with `python -m training train` or set MODEL_DIR)"
+    )
+    with pytest.raises(ManifestError) as loaded:
+        load_predictor(folder)
+    assert str(loaded.value) == f"no model at {folder}: {what}"
 
 
 def test_tampered_model_file_is_never_unpickled(model_copy: Path) -> None:

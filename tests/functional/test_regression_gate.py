@@ -193,6 +193,8 @@ def test_a_model_that_does_not_beat_the_majority_baseline_is_refused(
     assert (
         "does not beat the majority-class baseline" in result.stderr and "(always 'common')" in result.stderr
     )
+    # there was no model: "unchanged" would suggest there was one
+    assert f"there is still no model in {out / 'model'}" in result.stderr and "unchanged" not in result.stderr
     assert not out.exists() or not any(out.iterdir())
     allowed = run_cli(
         "train", "--data", str(data), "--output", str(out), "--scoring", scoring, "--allow-regression", *FAST
@@ -266,14 +268,18 @@ def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
             manifest["files"]["model.joblib"]["bytes"] = "12"
             expected = "invalid files.model.joblib.bytes: Input should be a valid integer"
         (model / "manifest.json").write_text(json.dumps(manifest))
-    else:
+    else:  # files, but no manifest: no model to compare with, and no advice about MODEL_DIR
         (model / "manifest.json").unlink()
-        expected = "manifest.json is missing"
+        expected = f"there is no current model to compare with, but {model} holds files but no manifest.json"
     before = tree_snapshot(layer)
     result = run_cli("train", "--data", str(files["train"]), "--output", str(layer), *FAST)
     assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
-    assert f"the current model in {model} cannot be loaded to compare" in result.stderr
-    assert expected in result.stderr
+    if damage != "missing":
+        assert f"the current model in {model} cannot be loaded to compare" in result.stderr
+        assert f"{model} is unchanged" in result.stderr
+    else:
+        assert f"there is still no model in {model}" in result.stderr
+    assert expected in result.stderr and "MODEL_DIR" not in result.stderr
     assert tree_snapshot(layer) == before and not (tmp_path / "pwned").exists()
     allowed = run_cli(
         "train", "--data", str(files["train"]), "--output", str(layer), "--allow-regression", *FAST
@@ -281,6 +287,13 @@ def test_an_unverifiable_current_model_is_never_unpickled_and_blocks(
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads((model / "manifest.json").read_text())["gate"]["current"]["status"] == "unreadable"
     assert not (tmp_path / "pwned").exists()
+    card = (model / MODEL_CARD).read_text(encoding="utf-8")
+    if damage == "missing":  # the summary and the card do not call those files a model either
+        assert "no current model (files without a manifest); OVERRIDDEN" in allowed.stdout
+        assert f"There was no model in the output folder to compare with: {model} holds files" in card
+    else:
+        assert "current model unreadable; OVERRIDDEN" in allowed.stdout
+        assert "The model in the output folder was not compared (unreadable)" in card
 
 
 # the gate's arithmetic, without training: generated label/prediction sets

@@ -127,6 +127,19 @@ def test_quality_gate_leaves_the_deployed_model_alone(tmp_path: Path, model_laye
     assert [p.name for p in layer.iterdir()] == [p.name for p in model_layer.iterdir()]
 
 
+def test_quality_gate_into_an_empty_output_says_there_is_still_no_model(tmp_path: Path) -> None:
+    """With no model in the output folder, "... is unchanged" suggested one was kept."""
+    output = tmp_path / "fresh"
+    result = run_cli(
+        "train", "--data", str(BUNDLED_DATA), "--output", str(output), "--min-macro-f1", "0.999", *FAST
+    )
+    assert result.returncode == 3, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.stderr.count("\n") == 1 and last.startswith("error: quality gate failed: macro-F1 0.")
+    assert last.endswith(f"the model was not written and there is still no model in {output / 'model'}")
+    assert "unchanged" not in last and not (output / "model").exists()
+
+
 def test_quality_gate_from_a_config_file(tmp_path: Path) -> None:
     config = write(
         tmp_path / "pyproject.toml",

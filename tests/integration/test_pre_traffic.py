@@ -186,3 +186,24 @@ def test_a_model_without_smoke_set_fails(
 def test_clients_are_the_real_boto3_ones(hook: ModuleType) -> None:
     assert type(hook.lambda_client).__name__ == "Lambda" and type(hook.codedeploy).__name__ == "CodeDeploy"
     assert hook.lambda_client.meta.region_name == boto3.session.Session().region_name
+
+
+@pytest.mark.parametrize(
+    ("layout", "what"), [("absent", "no such folder"), ("empty", "manifest.json is missing")]
+)
+def test_no_model_in_model_dir_fails_the_check_saying_what_to_do(
+    tmp_path: Path, layout: str, what: str
+) -> None:
+    """The hook reads MODEL_DIR as the API does: the core's fact, with serving's advice (no AWS call made)."""
+    folder = tmp_path / "model"
+    if layout == "empty":
+        folder.mkdir()
+    lambda_client = boto3.client("lambda", region_name="us-east-1")
+    with Stubber(lambda_client):  # no response queued: any invoke would fail the check differently
+        result = rollout.pre_traffic_check(
+            lambda_client, VERSION_ARN, folder, tolerance=0.05, max_batch_size=8, max_text_chars=5000
+        )
+    assert not result.passed
+    assert result.reasons == [
+        f"no model at {folder}: {what} (train one with `python -m training train` or set MODEL_DIR)"
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +368,65 @@ def test_a_record_holding_a_non_finite_float_is_refused_not_written_as_null(valu
     manifest = Manifest.model_validate(record)
     with pytest.raises(ValueError):
         manifest.dumps()
+
+
+# -- no model: the core states the fact, each caller adds its own advice ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "what"),
+    [
+        ("absent", "no such folder"),
+        ("empty", "manifest.json is missing"),
+        ("others", "manifest.json is missing"),
+        ("file", "it is a file, not a folder"),
+    ],
+)
+def test_no_model_is_stated_as_a_fact_without_advice(tmp_path: Path, layout: str, what: str) -> None:
+    """The core's message is shown by serving (which reads MODEL_DIR) and by training (which does
+    not): it says what is missing and leaves what to do to the caller."""
+    from textclf.errors import ModelMissingError
+
+    folder = tmp_path / "model"
+    if layout == "file":
+        folder.write_text("{}", encoding="utf-8")
+    elif layout != "absent":
+        folder.mkdir()
+    if layout == "others":
+        (folder / "model.joblib").write_bytes(b"x")
+    with pytest.raises(ModelMissingError) as caught:
+        read_manifest(folder)
+    error = caught.value
+    assert isinstance(error, ManifestError)  # callers catching ManifestError still do
+    assert str(error) == f"no model at {folder}: {what}"
+    assert error.model_dir == folder and error.what == what
+    hinted = error.with_hint("pass another folder")
+    assert str(hinted) == f"no model at {folder}: {what} (pass another folder)"
+    assert isinstance(hinted, ModelMissingError) and hinted.model_dir == folder
+    assert str(pickle.loads(pickle.dumps(hinted))) == str(hinted)  # crosses process boundaries intact
+
+
+def test_verify_folder_checks_every_listed_file_and_report(tmp_path: Path) -> None:
+    from textclf.errors import IntegrityError
+    from textclf.manifest import verify_folder
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    contents = {"model.joblib": b"pickle", "lean-coef.npy": b"coef", "lean.json": b"{}"}
+    reports = {"MODEL_CARD.md": b"# card", "training_rows.u64": b"\0" * 8}
+    for name, content in {**contents, **reports}.items():
+        (folder / name).write_bytes(content)
+    record = manifest_record()
+    record["files"] = {n: FileEntry.of(folder / n).model_dump() for n in contents}
+    record["reports"] = {n: FileEntry.of(folder / n).model_dump() for n in reports}
+    manifest = Manifest.parse(record, "test")
+    verify_folder(folder, manifest)
+    for name, content in {**contents, **reports}.items():
+        (folder / name).write_bytes(content + b"!")
+        with pytest.raises(IntegrityError, match=f"{folder / name} does not match its manifest hash"):
+            verify_folder(folder, manifest)
+        (folder / name).unlink()
+        with pytest.raises(IntegrityError, match=f"{folder / name} is missing"):
+            verify_folder(folder, manifest)
+        (folder / name).write_bytes(content)
+    verify_folder(folder, manifest)

@@ -325,6 +325,8 @@ def test_a_model_folder_that_cannot_be_created_is_one_line_not_a_traceback(tmp_p
         ("layer", "it is a layer folder; its model is in {dir}/model (--model-dir {dir}/model)"),
         ("empty", "no model at {dir}: manifest.json is missing (--model-dir is the folder that holds"),
         ("absent", "no model at {dir}: no such folder (--model-dir is the folder that holds"),
+        ("file", "no model at {dir}: it is a file, not a folder (--model-dir is the folder that holds"),
+        ("others", "no model at {dir}: manifest.json is missing (--model-dir is the folder that holds"),
     ],
 )
 def test_evaluate_without_a_manifest_says_which_folder_to_give(
@@ -333,8 +335,14 @@ def test_evaluate_without_a_manifest_says_which_folder_to_give(
     """``--model-dir layers/model`` (train's --output) was told "... or set MODEL_DIR", which evaluate
     does not read."""
     folder = tmp_path / "layers" / "model"
-    if layout != "absent":
+    if layout == "file":
+        folder.parent.mkdir(parents=True)
+        folder.write_text("{}", encoding="utf-8")
+    elif layout != "absent":
         folder.mkdir(parents=True)
+    if layout == "others":  # files, but none a manifest (nor a layer folder's model/manifest.json)
+        (folder / "model.joblib").write_bytes(b"x")
+        (folder / "model").mkdir()
     if layout == "layer":
         (folder / "model").mkdir()
         (folder / "model" / "manifest.json").write_text("{}", encoding="utf-8")
@@ -344,6 +352,36 @@ def test_evaluate_without_a_manifest_says_which_folder_to_give(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "MODEL_DIR" not in err
     assert expected.format(dir=folder) in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"{not json", "cannot read {path}: Expecting property name"),
+        (b"", "cannot read {path}: Expecting value"),
+        (b"\xff\xfe{}", "cannot read {path}: 'utf-8' codec can't decode"),
+        (b"[]", "{path}: expected a JSON object"),
+        (b'"model"', "{path}: expected a JSON object"),
+        (b"{}", "{path}: missing keys version, classes, files, backends"),
+        (b'{"format_version": 2}', "{path} is manifest format 2; this textclf reads format 1"),
+        (b'{"version": "v", "classes": "a", "files": {}, "backends": {}}', "{path}: invalid classes:"),
+    ],
+)
+def test_evaluate_with_a_corrupt_manifest_is_one_line_naming_it(
+    content: bytes, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each bad manifest: exit 2, one ``error:`` line saying what is wrong with which file, no traceback
+    (an exception escaping ``main`` would fail this test), nothing on stdout."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "manifest.json").write_bytes(content)
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nhi there,a\n", encoding="utf-8")
+    code = cli.main(["evaluate", "--model-dir", str(folder), "--data", str(data)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "MODEL_DIR" not in err
+    assert expected.format(path=folder / "manifest.json") in err
 
 
 # -- help, README, environment ------------------------------------------------------------------

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textclf.errors import TextClfError
+from textclf.errors import ModelMissingError, TextClfError
 from textclf.manifest import read_manifest
+from textclf.model import SERVING_HINT
 from textclf.smoke import load_smoke_set
 
 
@@ -108,7 +109,10 @@ def pre_traffic_check(
     """Check the version ``function_arn`` against the model in ``model_dir``; never raises."""
     result = CheckResult(passed=False)
     try:
-        manifest = read_manifest(model_dir)
+        try:
+            manifest = read_manifest(model_dir)
+        except ModelMissingError as exc:  # the hook reads MODEL_DIR, as the API does
+            raise exc.with_hint(SERVING_HINT) from None
         result.model_version = expected = manifest.version
         smoke = load_smoke_set(model_dir)
         status, health = invoke_api(lambda_client, function_arn, hook_event("GET", "/health"))

@@ -7,6 +7,8 @@ rows or an error summary.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TextClfError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -18,6 +20,29 @@ class ModelLoadError(TextClfError):
 
 class ManifestError(ModelLoadError):
     """``manifest.json`` is missing or malformed."""
+
+
+class ModelMissingError(ManifestError):
+    """No model where one was expected: the folder, or its ``manifest.json``, does not exist.
+
+    The message states only that fact (``no model at DIR: WHAT``), because what to do depends on
+    who asked: serving reads ``MODEL_DIR``, training's commands take a folder option. The caller
+    adds its advice with :meth:`with_hint`; ``model_dir`` and ``what`` are kept for it.
+    """
+
+    def __init__(self, model_dir: Path, what: str, hint: str = "") -> None:
+        self.model_dir = model_dir
+        self.what = what
+        self.hint = hint
+        super().__init__(f"no model at {model_dir}: {what}" + (f" ({hint})" if hint else ""))
+
+    def __reduce__(self) -> tuple[type[ModelMissingError], tuple[Path, str, str]]:
+        # pickled (across processes) with its own arguments, not the message
+        return type(self), (self.model_dir, self.what, self.hint)
+
+    def with_hint(self, hint: str) -> ModelMissingError:
+        """The same error, with ``hint`` (what to do, in the caller's terms) in parentheses."""
+        return type(self)(self.model_dir, self.what, hint)
 
 
 class IntegrityError(ModelLoadError):

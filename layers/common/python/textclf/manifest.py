@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from textclf.errors import IntegrityError, ManifestError
+from textclf.errors import IntegrityError, ManifestError, ModelMissingError
 
 MANIFEST_NAME = "manifest.json"
 # The manifest layout this code writes and reads (absent in a manifest: 1).
@@ -182,20 +182,45 @@ def _one_line(text: str) -> str:
 def read_manifest(model_dir: Path) -> Manifest:
     """Parse and validate ``manifest.json`` in ``model_dir``.
 
-    Raises :class:`ManifestError` (one line) when it is missing, not JSON, of another
-    format version, or has a missing or mistyped key.
+    Raises :class:`ManifestError` (one line) when it is not JSON, of another format version,
+    or has a missing or mistyped key; :class:`ModelMissingError` (a ``ManifestError``) when
+    there is none, or no such folder. That message states only the fact: the caller knows
+    what the user should do (serving: set ``MODEL_DIR``; training: pass another folder) and
+    adds it with :meth:`ModelMissingError.with_hint`.
     """
     path = model_dir / MANIFEST_NAME
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(
-            f"no model at {model_dir}: {MANIFEST_NAME} is missing "
-            "(train one with `python -m training train` or set MODEL_DIR)"
-        ) from None
+    except (FileNotFoundError, NotADirectoryError):
+        if model_dir.is_dir():
+            what = f"{MANIFEST_NAME} is missing"
+        else:
+            what = "it is a file, not a folder" if model_dir.exists() else "no such folder"
+        raise ModelMissingError(model_dir, what) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(f"cannot read {path}: {exc}") from None
     return Manifest.parse(value, str(path))
+
+
+def verify_folder(model_dir: Path, manifest: Manifest) -> None:
+    """Check every file the manifest lists (model ``files`` and ``reports``) against its SHA-256;
+    :class:`IntegrityError` (one line, naming the first file that fails) on any mismatch or
+    missing file. What ``evaluate`` runs before it reports anything: a folder passes only if
+    every backend that serving might pick, and every record beside it, is as training wrote it."""
+    verify_files(model_dir, manifest, list(manifest.files))
+    for name, entry in (manifest.reports or {}).items():
+        _check(model_dir / name, entry, "refusing to use this model folder")
+
+
+def _check(path: Path, entry: FileEntry, refusal: str) -> None:
+    if not path.is_file():
+        raise IntegrityError(f"{path} is missing")
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise IntegrityError(
+            f"{path} does not match its manifest hash (expected {entry.sha256[:12]}..., "
+            f"got {actual[:12]}...): {refusal}"
+        )
 
 
 def verify_files(model_dir: Path, manifest: Manifest, names: list[str]) -> None:
@@ -209,12 +234,4 @@ def verify_files(model_dir: Path, manifest: Manifest, names: list[str]) -> None:
         entry = manifest.files.get(name)
         if entry is None:
             raise IntegrityError(f"{name} is not listed in the manifest of {model_dir}")
-        path = model_dir / name
-        if not path.is_file():
-            raise IntegrityError(f"{path} is missing")
-        actual = sha256_file(path)
-        if actual != entry.sha256:
-            raise IntegrityError(
-                f"{path} does not match its manifest hash (expected {entry.sha256[:12]}..., "
-                f"got {actual[:12]}...): refusing to load it"
-            )
+        _check(model_dir / name, entry, "refusing to load it")

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict
 
-from textclf.errors import BackendUnavailableError, ModelLoadError
+from textclf.errors import BackendUnavailableError, ModelLoadError, ModelMissingError
 from textclf.manifest import Manifest, read_manifest
 from textclf.settings import Settings, SklearnVersionPolicy
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # NumPy is the backends' import; this module needs it only fo
     import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
+# what to do when the model folder serving reads (``MODEL_DIR``) holds no model
+SERVING_HINT = "train one with `python -m training train` or set MODEL_DIR"
 
 
 class Prediction(TypedDict):
@@ -173,9 +175,12 @@ def get_predictor(settings: Settings) -> Predictor:
     The handler reads :class:`Settings` once and passes them: model folder, backend and
     scikit-learn version policy come from them, not from the environment.
     """
-    predictor = load_predictor(
-        settings.model_dir, settings.model_backend, sklearn_version_policy=settings.sklearn_version_policy
-    )
+    try:
+        predictor = load_predictor(
+            settings.model_dir, settings.model_backend, sklearn_version_policy=settings.sklearn_version_policy
+        )
+    except ModelMissingError as exc:  # the core states the fact; what to do here is serving's to say
+        raise exc.with_hint(SERVING_HINT) from None
     logger.info(
         "model loaded",
         extra={"model_version": predictor.version, "backend": predictor.backend},
