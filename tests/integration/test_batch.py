@@ -135,6 +135,9 @@ LONG = "refund " * 800  # 5600 characters, over MAX_TEXT_CHARS=5000
     [
         ("empty.csv", b"id,text\n1,   \n", "empty_text", 2, None),
         ("empty.jsonl", b'{"text": ""}\n', "empty_text", 1, None),
+        # nothing visible: zero-width space, NUL, a bidi mark (the API refuses these texts too)
+        ("invisible.jsonl", b'{"text": "\\u200b\\u0000\\u200f"}\n', "empty_text", 1, None),
+        ("invisible.csv", "id,text\n1,\u200b\u2060\n".encode(), "empty_text", 2, None),
         ("missing.jsonl", b'{"id": 1}\n', "missing_text", 1, None),
         ("null.jsonl", b'{"text": null}\n', "missing_text", 1, None),
         ("number.jsonl", b'{"text": 42}\n', "text_not_a_string", 1, None),

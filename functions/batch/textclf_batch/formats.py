@@ -20,6 +20,7 @@ from typing import Any, Final, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from textclf.schemas import is_blank
 from textclf_batch.errors import UnreadableFileError
 from textclf_batch.streams import physical_lines
 
@@ -148,8 +149,11 @@ def check_text(value: object, max_chars: int) -> tuple[str, str] | None:
         return MISSING_TEXT, "no text"
     if not isinstance(value, str):
         return TEXT_NOT_A_STRING, f"text is a JSON {type(value).__name__}, not a string"
-    if not value.strip():
-        return EMPTY_TEXT, "text is empty or only whitespace"
+    if is_blank(value):
+        return (
+            EMPTY_TEXT,
+            "text is empty or has no visible character (only whitespace, control or format ones)",
+        )
     if len(value) > max_chars:
         return TEXT_TOO_LONG, f"text has {len(value)} characters; the limit is {max_chars}"
     return None

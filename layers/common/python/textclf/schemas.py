@@ -56,12 +56,18 @@ BLANK_MESSAGE = (
 )
 
 
-def _not_blank(value: str) -> str:
+def is_blank(value: str) -> bool:
+    """Whether ``value`` has no visible character (only characters of INVISIBLE_RANGES, or none):
+    the rule for an API request's text and an S3 batch row's alike."""
     # most texts start with a visible character: one set look-up (a strip over 500 characters
     # compares each end with all of them)
     if value[:1] not in _INVISIBLE_SET and value:
-        return value
-    if not value.strip(_INVISIBLE):
+        return False
+    return not value.strip(_INVISIBLE)
+
+
+def _not_blank(value: str) -> str:
+    if is_blank(value):
         raise ValueError(BLANK_MESSAGE)
     return value
 
