@@ -105,6 +105,9 @@ def fanout(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fanout]
                 "provide-client-params.s3.*", record
             )
         yield Fanout(batch, sfn, shim, arn, calls)
+        # every run a test started ends inside it: one still going would call the next test's shim
+        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        assert not running, f"{len(running)} execution(s) left running: wait for each run a test starts"
         check_step_calls(calls)
     reset_caches()
 
@@ -320,6 +323,8 @@ def test_the_batch_function_logs_each_file_it_fans_out(fanout: Fanout) -> None:
             handler.stream = old
         fanout.batch.module.logger.setLevel(levels[0])
         fanout_logger.setLevel(levels[1])
+    # the run finishes here: a run left going would call the next test's Lambda shim
+    assert fanout.wait(started["execution_arn"])["status"] == "SUCCEEDED"
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     [line] = [entry for entry in lines if entry["message"] == "file fanned out to the state machine"]
     assert line["level"] == "INFO" and line["key"] == "incoming/logged.csv"
