@@ -93,14 +93,14 @@ def result_line(stdout: str) -> dict[str, float]:
     return result
 
 
-def interleaved(
-    apps: dict[str, Path], runs: int, measure: Callable[[Path], dict[str, float]]
+def interleaved[V](
+    variants: dict[str, V], runs: int, measure: Callable[[V], dict[str, float]]
 ) -> dict[str, list[dict[str, float]]]:
-    """``runs`` measurements of each app, taking turns."""
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in apps}
+    """``runs`` measurements of each variant (``measure(variant)``), taking turns."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     for _ in range(runs):
-        for name, app in apps.items():
-            results[name].append(measure(app))
+        for name, variant in variants.items():
+            results[name].append(measure(variant))
     return results
 
 
@@ -177,26 +177,30 @@ def api_benchmarks(
     for source in (ROOT / "layers" / "common" / "python", ROOT / "functions", BENCH / "apps"):
         compileall.compile_dir(source, quiet=1)
     paths = deployed_paths(build_dir, lean)
-    cold_apps = {name: "textclf_api.main" if name == "ours" else str(app) for name, app in apps.items()}
+    # (what the child imports, its sys.path prefix): ours is the built function's module
+    cold_variants = {
+        name: ("textclf_api.main" if name == "ours" else str(app), paths[name]) for name, app in apps.items()
+    }
 
-    def cold_start(name: str) -> dict[str, float]:
-        args = ("cold", str(time.time()), cold_apps[name], str(EVENT), paths[name])
-        return child(*args, env=env, flags=DEPLOYED)
+    def cold_start(variant: tuple[str, str]) -> dict[str, float]:
+        app, path = variant
+        return child("cold", str(time.time()), app, str(EVENT), path, env=env, flags=DEPLOYED)
 
-    for name in apps:
-        cold_start(name)
+    for variant in cold_variants.values():
+        cold_start(variant)
     # Runs take turns (ours, naive, floor, ours, ...), so a change in the machine's load
     # during the benchmark weighs on every variant alike rather than on one of them.
-    cold_runs = interleaved({name: Path(name) for name in apps}, runs, lambda name: cold_start(str(name)))
+    cold_runs = interleaved(cold_variants, runs, cold_start)
     cold = {name: statistics.median(r["total_s"] for r in results) for name, results in cold_runs.items()}
     warm_variants = {name: (app, env) for name, app in apps.items()}
     warm_variants["quiet"] = (apps["ours"], quiet_env)
     # the same defaults, but every request writing its metrics line at once
     warm_variants["per_request"] = (apps["ours"], {**env, "METRICS_FLUSH_REQUESTS": "1"})
-    warm_runs: dict[str, list[dict[str, float]]] = {name: [] for name in warm_variants}
-    for _ in range(max(3, runs // 2)):  # taking turns, as interleaved() does
-        for name, (app, app_env) in warm_variants.items():
-            warm_runs[name].append(child("warm", str(app), str(EVENT), str(calls), env=app_env))
+    warm_runs = interleaved(
+        warm_variants,
+        max(3, runs // 2),
+        lambda variant: child("warm", str(variant[0]), str(EVENT), str(calls), env=variant[1]),
+    )
     warm = {
         name: {k: statistics.median(r[k] for r in results) for k in ("p50_s", "p99_s", "mean_s")}
         for name, results in warm_runs.items()
