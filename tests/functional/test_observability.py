@@ -49,10 +49,8 @@ def _loggers(api_module: ModuleType) -> list[logging.Logger]:
 
 def _set_level(api_module: ModuleType, level: str) -> None:
     """The level on the function's logger and the `textclf` loggers it configured."""
-    api_module.logger.setLevel(level)
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("textclf"):
-            logging.getLogger(name).setLevel(level)
+    for logger in _loggers(api_module):
+        logger.setLevel(level)
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
